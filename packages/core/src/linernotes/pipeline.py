@@ -1,0 +1,293 @@
+"""The pipeline: retrieve, rank, ground, generate, safety, fallback, on batches of requests."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .catalog import Catalog
+from .errors import DataError, LinernotesError, PipelineError
+from .ground import Grounder
+from .plugins import get_plugin_manager
+from .types import (
+    Candidate,
+    Context,
+    Draft,
+    DraftReview,
+    FactPack,
+    Listener,
+    Pick,
+    Request,
+    Result,
+    Story,
+    Trace,
+    Verdict,
+)
+
+
+class Pipeline:
+    """A composed, fitted pipeline. Build one with :func:`build_pipeline` or :meth:`from_config`."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        retrievers: dict[str, tuple[Any, int]],
+        ranker: Any,
+        generator: Any,
+        fallback: Any,
+        filters: dict[str, Any],
+        grounder: Grounder,
+        k: int = 10,
+        candidates: int = 500,
+        drafts: int = 1,
+        exclude_heard: bool = True,
+        config_id: str = "",
+    ):
+        self.catalog = catalog
+        self.retrievers = retrievers
+        self.ranker = ranker
+        self.generator = generator
+        self.fallback = fallback
+        self.filters = filters
+        self.grounder = grounder
+        self.k = k
+        self.candidates = candidates
+        self.drafts = drafts
+        self.exclude_heard = exclude_heard
+        self.config_id = config_id
+        self.fit_seconds = 0.0
+
+    @classmethod
+    def from_config(cls, cfg, progress: bool = True) -> Pipeline:
+        """Instantiate every configured component from the registry, load the catalog, fit all."""
+        from omegaconf import OmegaConf
+
+        from .config import config_id
+        from .datasets import prepare
+        from .registry import get_registry
+
+        reg = get_registry()
+
+        def make(kind: str, node) -> Any:
+            params = OmegaConf.to_container(node.params, resolve=True)
+            return reg.create(kind, node.component, params)
+
+        dataset = make("dataset", cfg.dataset)
+        retrievers = {name: (make("retriever", e), int(e.quota)) for name, e in cfg.retrievers.items()}
+        if not retrievers:
+            from .errors import ConfigError
+
+            raise ConfigError("no retrievers configured; choose some, e.g. retrievers=[colisten]")
+        ranker = make("ranker", cfg.ranker)
+        generator = make("generator", cfg.generator)
+        fallback = make("generator", cfg.fallback)
+        filters = {name: make("safety_filter", f) for name, f in cfg.safety.items()}
+        catalog = Catalog(prepare(dataset, progress=progress))
+        pipe = cls(
+            catalog, retrievers, ranker, generator, fallback, filters,
+            Grounder(catalog, cfg.ground.story_picks, cfg.ground.facts_per_pick),
+            k=cfg.k, candidates=cfg.candidates, drafts=cfg.drafts,
+            exclude_heard=cfg.exclude_heard, config_id=config_id(cfg),
+        )
+        pipe.fit()
+        return pipe
+
+    def fit(self) -> None:
+        """Fit every component on the catalog (once)."""
+        start = time.perf_counter()
+        parts = [r for r, _ in self.retrievers.values()]
+        parts += [self.ranker, self.generator, self.fallback, *self.filters.values()]
+        for part in parts:
+            part.fit(self.catalog)
+        self.fit_seconds = time.perf_counter() - start
+
+    # -- requests --------------------------------------------------------------------------
+    def request(
+        self,
+        listener: str | None = None,
+        history: Sequence[str] = (),
+        k: int | None = None,
+        time: str | None = None,
+        mood: str | None = None,
+        activity: str | None = None,
+        seed: str | None = None,
+    ) -> Request:
+        """Build a request from a listener id and/or artist names (matched forgivingly).
+
+        If no name matches, a DataError says so; names that match nothing are
+        otherwise listed in ``Request.notes`` (and the result's trace events).
+        """
+        items: dict[str, float] = {}
+        unmatched = []
+        if history:
+            for query, item in self.catalog.match_names(history).items():
+                if item is None:
+                    unmatched.append(query)
+                else:
+                    items[item] = items.get(item, 0.0) + 1.0
+            if not items:
+                raise DataError(f"no artist in the catalog matches {', '.join(map(repr, history))}")
+        seed_id = None
+        if seed:
+            seed_id = self.catalog.match_names([seed])[seed]
+            if seed_id is None:
+                raise DataError(f"no artist in the catalog matches the seed {seed!r}")
+        notes = [f"no artist matches {name!r}; ignored" for name in unmatched]
+        return Request(Listener(listener, items), Context(time, mood, activity, seed_id),
+                       k or self.k, notes=notes)
+
+    def recommend(self, request: Request | None = None, **kwargs) -> Result:
+        """Serve one request (or build one from :meth:`request`'s keyword arguments)."""
+        return self.run([request if request is not None else self.request(**kwargs)])[0]
+
+    # -- the stages ------------------------------------------------------------------------
+    def run(self, requests: Sequence[Request]) -> list[Result]:
+        """Serve a batch of requests; every stage runs once on the whole batch."""
+        hook = get_plugin_manager().hook
+        reqs = [self._resolve(r, n) for n, r in enumerate(requests)]
+        traces = [Trace(events=list(r.notes), config_id=self.config_id,
+                        components=self._components()) for r in reqs]
+        timings: dict[str, float] = {}
+
+        def stage(name: str, fn: Callable[[], Any], recover: Callable[[Exception], Any] = None):
+            hook.before_stage(stage=name, requests=reqs)
+            start = time.perf_counter()
+            try:
+                out = fn()
+            except Exception as e:
+                hook.on_stage_error(stage=name, requests=reqs, error=e)
+                if recover is not None:
+                    return recover(e)
+                if isinstance(e, LinernotesError):
+                    raise
+                raise PipelineError(name, f"{type(e).__name__}: {e}") from e
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+            hook.after_stage(stage=name, requests=reqs, output=out, seconds=timings[name])
+            return out
+
+        merged = stage("retrieve", lambda: self._retrieve(reqs))
+        ranked = stage("rank", lambda: [c[: r.k] for r, c in
+                                         zip(reqs, self.ranker.rank(reqs, merged), strict=True)])
+        packs = stage("ground", lambda: self.grounder.ground(reqs, ranked))
+
+        def generator_failed(e: Exception) -> list[list[Draft]]:
+            for t in traces:
+                t.events.append(f"generator failed: {type(e).__name__}: {e}")
+            return [[] for _ in reqs]
+
+        drafts = stage("generate", lambda: self.generator.generate(packs, self.drafts),
+                       generator_failed)
+        reviews = stage("safety", lambda: self._review(drafts, packs))
+        stories: list[Story | None] = [None] * len(reqs)
+        for n, rs in enumerate(reviews):
+            chosen = next((r for r in rs if r.passed), None)
+            if chosen is not None:
+                stories[n] = _story(chosen.draft, packs[n], fallback=False)
+        missing = [n for n, s in enumerate(stories) if s is None]
+        if missing:
+            sub = [packs[n] for n in missing]
+
+            def fallback() -> list[list[DraftReview]]:
+                return self._review(self.fallback.generate(sub, 1), sub)
+
+            def fallback_failed(e: Exception) -> list[list[DraftReview]]:
+                return [[] for _ in missing]
+
+            for n, rs in zip(missing, stage("fallback", fallback, fallback_failed), strict=True):
+                traces[n].fallback = True
+                reviews[n] = reviews[n] + rs
+                chosen = next((r for r in rs if r.passed), None)
+                if chosen is None:
+                    traces[n].events.append("no draft and no fallback passed the safety filters")
+                else:
+                    traces[n].events.append("no draft passed the safety filters; used the fallback")
+                    stories[n] = _story(chosen.draft, packs[n], fallback=True)
+        results = []
+        for n, req in enumerate(reqs):
+            traces[n].timings = {**timings, "fit": self.fit_seconds}
+            scored = {c.item_id: c for c in ranked[n]}
+            picks = [Pick(item, scored[item.id].score, scored[item.id].sources)
+                     for item in packs[n].picks]
+            results.append(Result(req, picks, stories[n], packs[n], reviews[n], traces[n]))
+        return results
+
+    def _resolve(self, request: Request, n: int) -> Request:
+        listener = request.listener
+        if listener.id is not None and not listener.history:
+            listener = Listener(listener.id, self.catalog.history(listener.id))
+        if not listener.history and not request.context.seed:
+            who = f"listener '{listener.id}'" if listener.id else "the listener"
+            raise DataError(f"{who} has an empty history; give a history or a seed")
+        for item in list(listener.history) + [request.context.seed or next(iter(listener.history))]:
+            self.catalog.item(item)
+        if request.k < 1:
+            raise DataError(f"k must be at least 1, got {request.k}")
+        return dataclasses.replace(request, listener=listener,
+                                   id=request.id or f"{listener.id or 'anonymous'}-{n}")
+
+    def _retrieve(self, reqs: list[Request]) -> list[list[Candidate]]:
+        lists = {name: r.retrieve(reqs, quota) for name, (r, quota) in self.retrievers.items()}
+        out = []
+        for n, req in enumerate(reqs):
+            heard = set(req.listener.history) | {req.context.seed}
+            merged: dict[str, Candidate] = {}
+            queues = [lists[name][n] for name in lists]
+            depth = 0
+            while len(merged) < self.candidates and any(depth < len(q) for q in queues):
+                for q in queues:
+                    if depth < len(q):
+                        c = q[depth]
+                        if self.exclude_heard and c.item_id in heard:
+                            continue
+                        m = merged.setdefault(c.item_id, Candidate(c.item_id, 0.0, {}))
+                        m.sources.update(c.sources)
+                        m.score = max(m.score, c.score)
+                depth += 1
+            out.append(list(merged.values())[: self.candidates])
+        return out
+
+    def _review(self, drafts: list[list[Draft]], packs: list[FactPack]) -> list[list[DraftReview]]:
+        flat = [(d, p) for ds, p in zip(drafts, packs, strict=True) for d in ds]
+        current = [d for d, _ in flat]
+        verdicts: list[list[Verdict]] = [[] for _ in flat]
+        for name, f in self.filters.items():
+            try:
+                out = f.check(current, [p for _, p in flat])
+            except Exception as e:
+                out = [Verdict(name, "block", [f"filter error: {type(e).__name__}: {e}"])
+                       for _ in flat]
+            for i, v in enumerate(out):
+                verdicts[i].append(v)
+                if v.action == "redact" and v.text is not None:
+                    current[i] = Draft(v.text, current[i].generator)
+        reviews: list[list[DraftReview]] = []
+        i = 0
+        for ds in drafts:
+            reviews.append([DraftReview(current[i + j], verdicts[i + j]) for j in range(len(ds))])
+            i += len(ds)
+        return reviews
+
+    def _components(self) -> dict[str, Any]:
+        return {
+            "dataset": self.catalog.name,
+            "catalog_version": self.catalog.version,
+            "retrievers": {n: r.name for n, (r, _) in self.retrievers.items()},
+            "ranker": self.ranker.name,
+            "generator": self.generator.name,
+            "fallback": self.fallback.name,
+            "safety": {n: f.name for n, f in self.filters.items()},
+        }
+
+
+def _story(draft: Draft, pack: FactPack, fallback: bool) -> Story:
+    cites = {n: pack.facts[n - 1].id for n in draft.citations if 1 <= n <= len(pack.facts)}
+    return Story(draft.text, draft.generator, cites, fallback)
+
+
+def build_pipeline(overrides: Sequence[str] = (), progress: bool = True) -> Pipeline:
+    """Compose the config with Hydra ``overrides`` and build the fitted pipeline."""
+    from .config import compose
+
+    return Pipeline.from_config(compose(overrides), progress=progress)

@@ -1,0 +1,194 @@
+"""Domain types shared by every stage and plugin.
+
+Every stage works on batches: lists of these values, one entry per request.
+All types are plain dataclasses, so a result serialises with :func:`to_dict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+CITATION = re.compile(r"\[(\d+)\]")
+
+
+@dataclass
+class Context:
+    """What the listener is doing now: free-text time, mood and activity, and a seed item id."""
+
+    time: str | None = None
+    mood: str | None = None
+    activity: str | None = None
+    seed: str | None = None
+
+    def words(self) -> str:
+        """The context as one line of text (seed excluded), for lexical and embedding queries."""
+        return " ".join(x for x in (self.time, self.mood, self.activity) if x)
+
+
+@dataclass
+class Listener:
+    """A listener: a catalog id, an inline history (item id -> plays), or both."""
+
+    id: str | None = None
+    history: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    """One ask: what should this listener play next in this context, ``k`` picks.
+
+    ``notes`` are remarks made while building the request (e.g. unmatched names).
+    """
+
+    listener: Listener
+    context: Context = field(default_factory=Context)
+    k: int = 10
+    id: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Item:
+    """A catalog item (an artist for HetRec) with its popularity."""
+
+    id: str
+    name: str
+    listeners: int = 0
+    plays: int = 0
+
+
+@dataclass
+class Candidate:
+    """An item proposed for a request; ``sources`` maps retriever name -> its score."""
+
+    item_id: str
+    score: float
+    sources: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Fact:
+    """One curated, citable statement about an item (or the listener).
+
+    ``values`` holds every name and number stated in ``text``, so a verifier can
+    check a story against it.
+    """
+
+    id: str
+    item_id: str
+    kind: str
+    text: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FactPack:
+    """Everything a generator may say for one request. Facts are cited as ``[n]``, 1-based."""
+
+    request_id: str
+    listener_id: str | None
+    picks: list[Item]
+    history: list[Item]
+    facts: list[Fact]
+    context: Context = field(default_factory=Context)
+
+    def fact(self, n: int) -> Fact | None:
+        """The fact cited as ``[n]``, or None if ``n`` is out of range."""
+        return self.facts[n - 1] if 1 <= n <= len(self.facts) else None
+
+    def allowed_names(self) -> set[str]:
+        """Names a story may mention: the picks and the listener's own history."""
+        return {i.name for i in self.picks} | {i.name for i in self.history}
+
+
+@dataclass
+class Draft:
+    """A story written by a generator, citing facts as ``[n]``."""
+
+    text: str
+    generator: str
+
+    @property
+    def citations(self) -> list[int]:
+        """Cited fact numbers, in order of first appearance."""
+        return list(dict.fromkeys(int(n) for n in CITATION.findall(self.text)))
+
+
+Action = Literal["pass", "redact", "block"]
+
+
+@dataclass
+class Verdict:
+    """A safety filter's judgement of one draft.
+
+    ``spans`` are ``(start, end)`` offsets of the offending text; ``text`` is the
+    redacted text when ``action == "redact"``.
+    """
+
+    filter: str
+    action: Action
+    reasons: list[str] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    text: str | None = None
+
+
+@dataclass
+class Pick:
+    """A ranked item in the result, with its final score and provenance."""
+
+    item: Item
+    score: float
+    sources: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Story:
+    """The delivered story and the facts its citations resolve to."""
+
+    text: str
+    generator: str
+    citations: dict[int, str]
+    fallback: bool = False
+
+
+@dataclass
+class DraftReview:
+    """One draft and every filter's verdict on it."""
+
+    draft: Draft
+    verdicts: list[Verdict]
+
+    @property
+    def passed(self) -> bool:
+        return all(v.action != "block" for v in self.verdicts)
+
+
+@dataclass
+class Trace:
+    """How a result was made: stage timings (seconds), events, components and config id."""
+
+    timings: dict[str, float] = field(default_factory=dict)
+    events: list[str] = field(default_factory=list)
+    components: dict[str, Any] = field(default_factory=dict)
+    config_id: str = ""
+    fallback: bool = False
+
+
+@dataclass
+class Result:
+    """The answer to one request: picks, story (None if nothing safe could be written), trace."""
+
+    request: Request
+    picks: list[Pick]
+    story: Story | None
+    facts: FactPack
+    reviews: list[DraftReview]
+    trace: Trace
+
+
+def to_dict(value: Any) -> Any:
+    """A JSON-ready dict of any linernotes dataclass."""
+    return dataclasses.asdict(value)

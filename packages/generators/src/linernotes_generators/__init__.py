@@ -1,0 +1,5 @@
+"""Story generators for linernotes."""
+
+from .template import TemplateGenerator
+
+__all__ = ["TemplateGenerator"]

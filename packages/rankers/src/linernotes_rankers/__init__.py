@@ -1,0 +1,5 @@
+"""Rankers for linernotes."""
+
+from .popcolisten import PopularityCoListening
+
+__all__ = ["PopularityCoListening"]

@@ -1,0 +1,5 @@
+"""Retrievers for linernotes."""
+
+from .colisten import CoListening
+
+__all__ = ["CoListening"]

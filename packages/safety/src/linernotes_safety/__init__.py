@@ -1,0 +1,5 @@
+"""Safety filters for linernotes."""
+
+from .grounding import Grounding
+
+__all__ = ["Grounding"]

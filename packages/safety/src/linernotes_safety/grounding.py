@@ -1,0 +1,80 @@
+"""The grounding verifier: a story may only name what it may name and state what it cites."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+
+from linernotes import Draft, FactPack, Verdict
+from linernotes.catalog import Catalog
+from linernotes.text import NameMatcher, name_key, numbers, sentences
+
+_CITE = re.compile(r"\[(\d+)\]")
+
+
+class Grounding:
+    """Blocks a draft unless every citation, artist name and number in it is supported.
+
+    - Citations: every ``[n]`` must point to a fact of the pack (and, with
+      ``require_citations``, a story must cite at least one).
+    - Names: every catalog artist named (matched against all catalog names,
+      ignoring case and accents) must be a pick or in the listener's history.
+    - Numbers: every number (outside a name such as "Blink-182") must be a value
+      of a fact cited in the same sentence.
+    """
+
+    name: ClassVar[str] = "grounding"
+
+    def __init__(self, require_citations: bool = True):
+        self.require_citations = require_citations
+        self.matcher: NameMatcher | None = None
+
+    def fit(self, catalog: Catalog) -> None:
+        self.matcher = NameMatcher(catalog.items["name"].to_list())
+
+    def check(self, drafts: Sequence[Draft], packs: Sequence[FactPack]) -> list[Verdict]:
+        if self.matcher is None:
+            raise RuntimeError("call fit(catalog) before check()")
+        return [self._check(d, p) for d, p in zip(drafts, packs, strict=True)]
+
+    def _check(self, draft: Draft, pack: FactPack) -> Verdict:
+        text = draft.text
+        reasons: list[str] = []
+        spans: list[tuple[int, int]] = []
+
+        def flag(reason: str, start: int, end: int) -> None:
+            reasons.append(reason)
+            spans.append((start, end))
+
+        for m in _CITE.finditer(text):
+            if pack.fact(int(m.group(1))) is None:
+                flag(f"citation {m.group()} points to no fact", m.start(), m.end())
+        if self.require_citations and text.strip() and not _CITE.search(text):
+            flag("the story cites no fact", 0, len(text))
+        allowed = {name_key(n) for n in pack.allowed_names()}
+        for sentence, offset in sentences(text):
+            cited = [pack.fact(int(n)) for n in _CITE.findall(sentence)]
+            supported = {v for f in cited if f is not None for v in _numbers_of(f.values)}
+            bare = _CITE.sub(lambda m: " " * len(m.group()), sentence)
+            names = self.matcher.find(bare)
+            for match in names:
+                if name_key(match.name) not in allowed:
+                    flag(f"unsupported name {match.name!r}", offset + match.start, offset + match.end)
+            for value, start, end in numbers(bare):
+                in_name = any(m.start <= start and end <= m.end for m in names)
+                if not in_name and value not in supported:
+                    flag(f"unsupported number {bare[start:end]}", offset + start, offset + end)
+        return Verdict(self.name, "block" if reasons else "pass", reasons, spans)
+
+
+def _numbers_of(values: dict) -> set[float]:
+    out: set[float] = set()
+    for v in values.values():
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int | float):
+            out.add(float(v))
+        elif isinstance(v, str):
+            out.update(n for n, _, _ in numbers(v))
+    return out
