@@ -41,10 +41,11 @@ class RetrieverEntry(Component):
 
 @dataclass
 class Ground:
-    """How fact packs are built: how many picks the story covers, facts per pick."""
+    """How fact packs are built: picks the story covers, facts per pick, evidence needed."""
 
     story_picks: int = 5
     facts_per_pick: int = 4
+    min_shared: int = 2
 
 
 @dataclass

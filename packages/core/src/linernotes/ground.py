@@ -14,16 +14,18 @@ class Grounder:
     """Builds one :class:`FactPack` per request from catalog facts and the listener's data.
 
     Per story pick, facts come in this order, up to ``facts_per_pick``: shared
-    listeners with an artist the listener plays, friends who play it, then the
+    listeners (at least ``min_shared``) with one of the listener's ``anchors``
+    most played artists, friends who play it, then the
     catalog's tag, play-statistics, tag-year and co-listening facts (the last only
     when the other artist is a pick or in the listener's history).
     """
 
     def __init__(self, catalog: Catalog, story_picks: int = 5, facts_per_pick: int = 4,
-                 anchors: int = 50):
+                 min_shared: int = 2, anchors: int = 50):
         self.catalog = catalog
         self.story_picks = story_picks
         self.facts_per_pick = facts_per_pick
+        self.min_shared = min_shared
         self.anchors = anchors
 
     def ground(
@@ -46,7 +48,7 @@ class Grounder:
         for pick in picks[: self.story_picks]:
             own: list[Fact] = []
             shared = cat.shared_listeners(pick.id, anchors)
-            if len(shared) and shared.max() > 0:
+            if len(shared) and shared.max() >= self.min_shared:
                 best = int(shared.argmax())
                 other = cat.item(anchors[best])
                 n = int(shared[best])

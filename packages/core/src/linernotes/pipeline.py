@@ -87,7 +87,8 @@ class Pipeline:
         catalog = Catalog(prepare(dataset, progress=progress))
         pipe = cls(
             catalog, retrievers, ranker, generator, fallback, filters,
-            Grounder(catalog, cfg.ground.story_picks, cfg.ground.facts_per_pick),
+            Grounder(catalog, cfg.ground.story_picks, cfg.ground.facts_per_pick,
+                     cfg.ground.min_shared),
             k=cfg.k, candidates=cfg.candidates, drafts=cfg.drafts,
             exclude_heard=cfg.exclude_heard, config_id=config_id(cfg),
         )

@@ -45,15 +45,19 @@ def numbers(text: str) -> list[tuple[float, int, int]]:
     ]
 
 
-def sentences(text: str) -> list[tuple[str, int]]:
+def sentences(text: str, keep: Iterable[tuple[int, int]] = ()) -> list[tuple[str, int]]:
     """Split ``text`` into sentences with their start offsets.
 
+    No split falls inside a ``keep`` span (such as a name like "B.B. King").
     A citation that opens a sentence (``... plays. [3] Next``) belongs to the
     sentence before it, as writers often put it there.
     """
+    keep = list(keep)
     parts: list[tuple[str, int]] = []
     pos = 0
     for m in _SENTENCE_END.finditer(text):
+        if any(a < m.start() <= b for a, b in keep):
+            continue
         parts.append((text[pos : m.start()], pos))
         pos = m.end()
     parts.append((text[pos:], pos))
@@ -122,6 +126,8 @@ class NameMatcher:
                     continue
                 start, end = toks[i][1], toks[i + n - 1][2]
                 surface = text[start:end]
+                if self._longer_overlap(toks, i, n):
+                    continue
                 common = n == 1 or all(t in FUNCTION_WORDS for t in key)
                 if common and (surface.islower() or (
                         key[0] in FUNCTION_WORDS and _starts_sentence(text, start))):
@@ -132,6 +138,14 @@ class NameMatcher:
             else:
                 i += 1
         return found
+
+    def _longer_overlap(self, toks: list[tuple[str, int, int]], i: int, n: int) -> bool:
+        """Whether a name starting inside tokens ``i..i+n`` runs past them ("play Dead or Alive")."""
+        for j in range(i + 1, i + n):
+            for m in range(min(self._max, len(toks) - j), i + n - j, -1):
+                if tuple(t for t, _, _ in toks[j : j + m]) in self._names:
+                    return True
+        return False
 
 
 def _starts_sentence(text: str, start: int) -> bool:

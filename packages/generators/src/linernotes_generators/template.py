@@ -129,7 +129,10 @@ def _intro(pack: FactPack, rng: random.Random) -> str:
 
 def _phrase(table: dict[str, list[str]], numbered: tuple[int, Fact], rng: random.Random) -> str:
     number, fact = numbered
-    kind = "friends_one" if fact.kind == "friends" and fact.values.get("friends") == 1 else fact.kind
+    # The phrase tables are written for plural counts; a count of one has its own
+    # phrases ("friends_one") or uses the fact's own sentence.
+    ones = [k for k, v in fact.values.items() if v == 1 and k != "year" and isinstance(v, int)]
+    kind = f"{fact.kind}_one" if ones else fact.kind
     options = table.get(kind)
     values = {k: f"{v:,}" if isinstance(v, int) and k != "year" else v
               for k, v in fact.values.items()}

@@ -1,5 +1,6 @@
 """Retrievers for linernotes."""
 
 from .colisten import CoListening
+from .popular import Popular
 
-__all__ = ["CoListening"]
+__all__ = ["CoListening", "Popular"]

@@ -3,8 +3,10 @@
 from linernotes import hookimpl
 
 from .colisten import CoListening
+from .popular import Popular
 
 
 @hookimpl
 def register_retrievers(register):
     register(CoListening)
+    register(Popular)

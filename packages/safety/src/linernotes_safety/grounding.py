@@ -53,18 +53,22 @@ class Grounding:
         if self.require_citations and text.strip() and not _CITE.search(text):
             flag("the story cites no fact", 0, len(text))
         allowed = {name_key(n) for n in pack.allowed_names()}
-        for sentence, offset in sentences(text):
+        bare_text = _CITE.sub(lambda m: " " * len(m.group()), text)
+        names = self.matcher.find(bare_text)
+        for match in names:
+            if name_key(match.name) not in allowed:
+                flag(f"unsupported name {match.name!r}", match.start, match.end)
+        # a name's own full stop ("T.I.", "Harry Connick, Jr.") does not end a sentence
+        name_spans = [(m.start, m.end + (text[m.end : m.end + 1] == ".")) for m in names]
+        for sentence, offset in sentences(text, keep=name_spans):
             cited = [pack.fact(int(n)) for n in _CITE.findall(sentence)]
             supported = {v for f in cited if f is not None for v in _numbers_of(f.values)}
-            bare = _CITE.sub(lambda m: " " * len(m.group()), sentence)
-            names = self.matcher.find(bare)
-            for match in names:
-                if name_key(match.name) not in allowed:
-                    flag(f"unsupported name {match.name!r}", offset + match.start, offset + match.end)
+            bare = bare_text[offset : offset + len(sentence)]
             for value, start, end in numbers(bare):
-                in_name = any(m.start <= start and end <= m.end for m in names)
+                a, b = offset + start, offset + end
+                in_name = any(s <= a and b <= e for s, e in name_spans)
                 if not in_name and value not in supported:
-                    flag(f"unsupported number {bare[start:end]}", offset + start, offset + end)
+                    flag(f"unsupported number {bare[start:end]}", a, b)
         return Verdict(self.name, "block" if reasons else "pass", reasons, spans)
 
 

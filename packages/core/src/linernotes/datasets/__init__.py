@@ -98,9 +98,10 @@ def _download_into(url: str, folder: Path, progress: bool) -> None:
     partial.rename(folder)
 
 
-def content_key(version: str, sources: dict[str, Path]) -> str:
-    """A short hash of the adapter version and the bytes of every file in ``sources``."""
+def content_key(version: str, sources: dict[str, Path], params: dict | None = None) -> str:
+    """A short hash of the adapter version and parameters and every source file's bytes."""
     h = hashlib.sha256(version.encode())
+    h.update(json.dumps(params or {}, sort_keys=True, default=str).encode())
     for name in sorted(sources):
         for path in sorted(p for p in sources[name].rglob("*") if p.is_file()):
             if path.name.startswith("."):
@@ -114,7 +115,7 @@ def content_key(version: str, sources: dict[str, Path]) -> str:
 def prepare(dataset, force: bool = False, progress: bool = True) -> Path:
     """The prepared bundle folder of ``dataset``, building it when its cache key is new."""
     sources = dataset.fetch()
-    key = content_key(dataset.version, sources)
+    key = content_key(dataset.version, sources, vars(dataset))
     out = cache_dir() / "catalogs" / dataset.name / key
     if (out / "manifest.json").is_file() and not force:
         return out

@@ -70,12 +70,14 @@ class HetRec2011:
         url: str = URL,
         genres_url: str = GENRES_URL,
         tags_per_item: int = 3,
+        min_tag_listeners: int = 2,
         colisten_per_item: int = 3,
         min_shared: int = 2,
     ):
         self.url = url
         self.genres_url = genres_url
         self.tags_per_item = tags_per_item
+        self.min_tag_listeners = min_tag_listeners
         self.colisten_per_item = colisten_per_item
         self.min_shared = min_shared
 
@@ -116,7 +118,8 @@ class HetRec2011:
         item_tags = _item_tags(taggings, tags, genres)
         facts = pl.concat([
             _stat_facts(items),
-            _tag_facts(items, item_tags, self.tags_per_item),
+            _tag_facts(items, item_tags.filter(pl.col("listeners") >= self.min_tag_listeners),
+                       self.tags_per_item),
             _colisten_facts(items, plays, self.colisten_per_item, self.min_shared),
         ])
         users = pl.concat([plays["user"], friends["user"], friends["friend"]]).unique()
