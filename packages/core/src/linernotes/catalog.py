@@ -115,7 +115,8 @@ class Catalog:
         """Resolve free-text artist names to item ids, forgivingly (case, accents, typos).
 
         Returns ``{query: item_id or None}``. An exact (normalised) match wins;
-        otherwise the closest name scoring at least ``cutoff`` (0-100), more
+        otherwise the closest name by token-sorted edit similarity of at least
+        ``cutoff`` (0-100), more
         popular items first on ties.
         """
         from rapidfuzz import fuzz, process, utils
@@ -128,7 +129,7 @@ class Catalog:
                 q[4:] if q.startswith("the ") else "the " + q
             )
             if hit is None and q:
-                best = process.extract(q, keys, scorer=fuzz.WRatio, processor=utils.default_process,
+                best = process.extract(q, keys, scorer=fuzz.token_sort_ratio, processor=utils.default_process,
                                        score_cutoff=cutoff, limit=5)
                 if best:
                     top = max(best, key=lambda m: (m[1], self._listeners[self.item_index[

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -136,8 +138,8 @@ class Pipeline:
             if seed_id is None:
                 raise DataError(f"no artist in the catalog matches the seed {seed!r}")
         notes = [f"no artist matches {name!r}; ignored" for name in unmatched]
-        return Request(Listener(listener, items), Context(time, mood, activity, seed_id),
-                       k or self.k, notes=notes)
+        return Request(Listener(listener, items), Context(time, mood, activity, seed_id), k,
+                       notes=notes)
 
     def recommend(self, request: Request | None = None, **kwargs) -> Result:
         """Serve one request (or build one from :meth:`request`'s keyword arguments)."""
@@ -147,7 +149,7 @@ class Pipeline:
     def run(self, requests: Sequence[Request]) -> list[Result]:
         """Serve a batch of requests; every stage runs once on the whole batch."""
         hook = get_plugin_manager().hook
-        reqs = [self._resolve(r, n) for n, r in enumerate(requests)]
+        reqs = [self._resolve(r) for r in requests]
         traces = [Trace(events=list(r.notes), config_id=self.config_id,
                         components=self._components()) for r in reqs]
         timings: dict[str, float] = {}
@@ -214,7 +216,7 @@ class Pipeline:
             results.append(Result(req, picks, stories[n], packs[n], reviews[n], traces[n]))
         return results
 
-    def _resolve(self, request: Request, n: int) -> Request:
+    def _resolve(self, request: Request) -> Request:
         listener = request.listener
         if listener.id is not None and not listener.history:
             listener = Listener(listener.id, self.catalog.history(listener.id))
@@ -223,10 +225,12 @@ class Pipeline:
             raise DataError(f"{who} has an empty history; give a history or a seed")
         for item in list(listener.history) + [request.context.seed or next(iter(listener.history))]:
             self.catalog.item(item)
-        if request.k < 1:
-            raise DataError(f"k must be at least 1, got {request.k}")
-        return dataclasses.replace(request, listener=listener,
-                                   id=request.id or f"{listener.id or 'anonymous'}-{n}")
+        k = self.k if request.k is None else request.k
+        if k < 1:
+            raise DataError(f"k must be at least 1, got {k}")
+        resolved = dataclasses.replace(request, listener=listener, k=k)
+        resolved.id = request.id or _request_id(resolved)
+        return resolved
 
     def _retrieve(self, reqs: list[Request]) -> list[list[Candidate]]:
         lists = {name: r.retrieve(reqs, quota) for name, (r, quota) in self.retrievers.items()}
@@ -280,6 +284,13 @@ class Pipeline:
             "fallback": self.fallback.name,
             "safety": {n: f.name for n, f in self.filters.items()},
         }
+
+
+def _request_id(request: Request) -> str:
+    """A stable id for a request without one: same listener, history and context, same id."""
+    key = json.dumps([request.listener.id, sorted(request.listener.history.items()),
+                      dataclasses.astuple(request.context), request.k])
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def _story(draft: Draft, pack: FactPack, fallback: bool) -> Story:

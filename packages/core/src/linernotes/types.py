@@ -38,14 +38,15 @@ class Listener:
 
 @dataclass
 class Request:
-    """One ask: what should this listener play next in this context, ``k`` picks.
+    """One ask: what should this listener play next in this context, ``k`` picks
+    (None: the pipeline's ``k``).
 
     ``notes`` are remarks made while building the request (e.g. unmatched names).
     """
 
     listener: Listener
     context: Context = field(default_factory=Context)
-    k: int = 10
+    k: int | None = None
     id: str = ""
     notes: list[str] = field(default_factory=list)
 

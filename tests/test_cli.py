@@ -1,0 +1,116 @@
+"""The `linernotes` command, through typer's runner: exit codes and output."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from linernotes.cli import app
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _prepared(pipeline):
+    """Build the catalog once (via the session pipeline) before the CLI reuses the cache."""
+
+
+def test_recommend_json_has_picks_a_story_and_a_trace():
+    result = run("recommend", "--listener", "2", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert len(out["picks"]) >= 5
+    story = out["story"]
+    assert story["text"] and story["citations"]
+    fact_ids = {f["id"] for f in out["facts"]["facts"]}
+    assert set(story["citations"].values()) <= fact_ids
+    assert {"retrieve", "rank", "ground", "generate", "safety"} <= set(out["trace"]["timings"])
+    assert out["trace"]["components"]["ranker"] == "popcolisten"
+
+
+def test_recommend_prints_picks_story_and_cited_facts():
+    result = run("recommend", "-l", "2", "-k", "3")
+    assert result.exit_code == 0, result.output
+    assert "story by template" in result.stdout
+    assert "[1]" in result.stdout
+    assert result.stdout.count("colisten") >= 3
+
+
+def test_overrides_go_last():
+    result = run("recommend", "-l", "2", "--json", "k=4", "ranker.params.popularity_weight=0.5")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["picks"]) == 4
+
+
+def test_history_and_context_options():
+    result = run("recommend", "--history", "Radiohead, Portishead", "--mood", "rainy",
+                 "--time", "late night", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["request"]["listener"]["id"] is None
+    assert out["request"]["context"]["mood"] == "rainy"
+    assert "rainy late night" in out["story"]["text"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["recommend", "--listener", "2", "ranker=nope"], "unknown ranker 'nope'; valid: popcolisten"),
+    (["recommend", "--listener", "99999"], "unknown listener '99999'"),
+    (["recommend", "--history", " , "], "--history is empty"),
+    (["recommend", "--history", "zzqqxx wwvvyy"], "no artist in the catalog matches"),
+    (["recommend"], "say who is listening"),
+    (["recommend", "-l", "2", "retrievers.colisten.params.weighting=tfidf"],
+     "weighting must be one of count, log, bm25"),
+    (["config", "show", "ground.nope=1"], "unknown config key 'ground.nope'"),
+])
+def test_mistakes_give_one_red_line_and_a_non_zero_exit(args, message):
+    result = run(*args)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
+    assert "Traceback" not in result.output
+
+
+def test_plugins_json_lists_a_component_for_every_stage():
+    result = run("plugins", "--json")
+    assert result.exit_code == 0
+    kinds = {k for p in json.loads(result.stdout) for k in p["components"]}
+    assert {"dataset", "retriever", "ranker", "generator", "safety_filter"} <= kinds
+
+
+def test_plugins_table():
+    result = run("plugins")
+    assert result.exit_code == 0 and "register_rankers" in result.stdout
+
+
+def test_config_show_prints_the_composed_config_with_overrides():
+    result = run("config", "show", "k=7", "ranker.params.popularity_weight=0.3")
+    assert result.exit_code == 0
+    assert "k: 7" in result.stdout and "popularity_weight: 0.3" in result.stdout
+
+
+def test_data_info_json_counts():
+    result = run("data", "info", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["items"] == 17632 and info["listeners"] == 1512
+    assert info["interactions"] == 74261 and info["social_pairs"] > 0
+    assert info["quarantined_rows"] > 0  # tag rows about artists missing from artists.dat
+
+
+def test_data_prepare_reports_the_quarantine_and_bundle():
+    result = run("data", "prepare")
+    assert result.exit_code == 0
+    assert "ready:" in result.stdout and "malformed rows kept aside" in result.stderr
+
+
+def test_help_does_not_import_heavy_modules():
+    code = ("import sys, linernotes.cli; "
+            "print(sorted(m for m in ('polars', 'hydra', 'scipy', 'numpy', 'torch') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
