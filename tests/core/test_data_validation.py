@@ -353,3 +353,14 @@ def test_catalog_rejects_duplicate_item_ids(bundle):
     pl.concat([items, items.head(1)]).write_parquet(path)
     with pytest.raises(DataError, match="duplicate item ids"):
         Catalog(bundle)
+
+
+def test_tab_only_lines_are_quarantined_and_a_lone_cr_keeps_line_numbers(tmp_path):
+    path = tmp_path / "user_artists.dat"
+    path.write_bytes(b"userID\tartistID\tweight\n2\t51\t10\r\n\t\t\n2\t52\t5 \r3\n2\t53\t7\n")
+    df, bad = read_table(path, PLAYS)
+    assert df["_line"].to_list() == [2, 5]
+    assert [(q.line, q.reason) for q in bad] == [
+        (3, "column 'userID' is not an integer: ''"),
+        (4, "column 'weight' is not an integer: '5 \\r3'"),
+    ]

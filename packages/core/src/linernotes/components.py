@@ -75,7 +75,7 @@ class Dataset(Protocol):
     name: ClassVar[str]
     version: ClassVar[str]
 
-    def fetch(self) -> dict[str, Path]:
+    def fetch(self, progress: bool = True) -> dict[str, Path]:
         """Locate (in the mirror) or download (once, cached) every raw source: name -> folder."""
         ...
 

@@ -103,7 +103,8 @@ class ComponentContract:
         raise NotImplementedError("provide a `component` fixture returning an unfitted instance")
 
     @pytest.fixture(scope="class")
-    def catalog(self, tmp_path_factory) -> Catalog:
+    @classmethod
+    def catalog(cls, tmp_path_factory) -> Catalog:
         return tiny_catalog(tmp_path_factory.mktemp("tiny"))
 
     @pytest.fixture

@@ -90,8 +90,12 @@ def _download_into(url: str, folder: Path, progress: bool) -> None:
             f"could not download {url}: {e}; set {MIRROR_ENV} to a folder holding a copy"
         ) from e
     if zipfile.is_zipfile(target):
-        with zipfile.ZipFile(target) as z:
-            z.extractall(partial)
+        try:
+            with zipfile.ZipFile(target) as z:
+                z.extractall(partial)
+        except (zipfile.BadZipFile, OSError) as e:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise DataError(f"could not unpack {url}: {e}") from e
         target.unlink()
     (partial / ".complete").write_text(url)
     shutil.rmtree(folder, ignore_errors=True)
@@ -114,7 +118,7 @@ def content_key(version: str, sources: dict[str, Path], params: dict | None = No
 
 def prepare(dataset, force: bool = False, progress: bool = True) -> Path:
     """The prepared bundle folder of ``dataset``, building it when its cache key is new."""
-    sources = dataset.fetch()
+    sources = dataset.fetch(progress=progress)
     key = content_key(dataset.version, sources, vars(dataset))
     out = cache_dir() / "catalogs" / dataset.name / key
     if (out / "manifest.json").is_file() and not force:

@@ -81,10 +81,10 @@ class HetRec2011:
         self.colisten_per_item = colisten_per_item
         self.min_shared = min_shared
 
-    def fetch(self) -> dict[str, Path]:
+    def fetch(self, progress: bool = True) -> dict[str, Path]:
         return {
-            "lastfm": locate(self.name, self.url, tuple(s.filename for s in SPECS)),
-            "genres": locate("musicbrainz-genres", self.genres_url, ("genre.csv",)),
+            "lastfm": locate(self.name, self.url, tuple(s.filename for s in SPECS), progress),
+            "genres": locate("musicbrainz-genres", self.genres_url, ("genre.csv",), progress),
         }
 
     def build(self, sources: dict[str, Path], out_dir: Path) -> None:

@@ -52,11 +52,11 @@ def read_table(path: Path, spec: FileSpec) -> tuple[pl.DataFrame, list[Quarantin
     """Read ``path`` by ``spec``; return the good rows (plus a ``_line`` column) and the bad ones."""
     if not path.is_file():
         raise DataError(f"{path}: file not found (expected {spec.filename})")
-    lines = path.read_bytes().splitlines()
+    lines = [line.removesuffix(b"\r") for line in path.read_bytes().split(b"\n")]
     if not lines or not lines[0].strip():
         expected = "\t".join(c.source for c in spec.columns)
         raise DataError(f"{path}: file is empty; expected a header line '{expected}'")
-    header = lines[0].decode(spec.encoding, errors="replace").lstrip("\ufeff").rstrip("\r").split("\t")
+    header = lines[0].decode(spec.encoding, errors="replace").lstrip("\ufeff").split("\t")
     missing = [c.source for c in spec.columns if c.source not in header]
     if missing:
         raise DataError(
@@ -69,10 +69,10 @@ def read_table(path: Path, spec: FileSpec) -> tuple[pl.DataFrame, list[Quarantin
     seen: dict[tuple, int] = {}
     key_at = [[c.name for c in spec.columns].index(k) for k in spec.key]
     for number, raw in enumerate(lines[1:], start=2):
-        if not raw.strip():
+        if not raw.strip(b" "):
             continue
         try:
-            text = raw.decode(spec.encoding).rstrip("\r")
+            text = raw.decode(spec.encoding)
         except UnicodeDecodeError as e:
             bad.append(Quarantined(spec.filename, number, f"not valid {spec.encoding}: {e.reason}",
                                    raw.decode(spec.encoding, errors="replace")))

@@ -1,0 +1,85 @@
+import pytest
+from linernotes import Draft, Fact, FactPack, Item
+from linernotes.testing import SafetyFilterContract, tiny_catalog
+from linernotes_safety import Grounding
+
+
+class TestGroundingContract(SafetyFilterContract):
+    @pytest.fixture
+    def component(self):
+        return Grounding()
+
+
+@pytest.fixture(scope="module")
+def grounding(tmp_path_factory):
+    catalog = tiny_catalog(tmp_path_factory.mktemp("tiny"))
+    g = Grounding()
+    g.fit(catalog)
+    return g
+
+
+PACK = FactPack(
+    "r1", "7",
+    picks=[Item("1", "Rock Artist A"), Item("2", "Rock Artist B")],
+    history=[Item("3", "Rock Artist C")],
+    facts=[
+        Fact("f1", "1", "stats", "Rock Artist A has 12 listeners, with 3,456 plays in all.",
+             {"name": "Rock Artist A", "listeners": 12, "plays": 3456}),
+        Fact("f2", "1", "tag_year", "Rock Artist A was first tagged rock in 2007.",
+             {"name": "Rock Artist A", "tag": "rock", "year": 2007}),
+    ],
+)
+
+
+def verdict(grounding, text, pack=PACK):
+    return grounding.check([Draft(text, "t")], [pack])[0]
+
+
+def test_a_story_of_cited_facts_passes(grounding):
+    v = verdict(grounding, "ROCK ARTIST A has 12 listeners and 3,456 plays [1]. "
+                           "Fans of Rock Artist C agree. It got the rock tag in 2007 [2].")
+    assert v.action == "pass", v.reasons
+
+
+def test_an_invented_number_is_blocked_with_its_span(grounding):
+    text = "Rock Artist A has 13 listeners [1]."
+    v = verdict(grounding, text)
+    assert v.action == "block" and v.reasons == ["unsupported number 13"]
+    assert [text[a:b] for a, b in v.spans] == ["13"]
+
+
+def test_a_number_must_come_from_a_fact_cited_in_its_sentence(grounding):
+    v = verdict(grounding, "Rock Artist A was tagged in 2007 [1]. It has 12 listeners [2].")
+    assert v.reasons == ["unsupported number 2007", "unsupported number 12"]
+
+
+def test_a_catalog_artist_outside_picks_and_history_is_blocked(grounding):
+    v = verdict(grounding, "Like jazz artist a, Rock Artist A has 12 listeners [1].")
+    assert v.action == "block" and v.reasons == ["unsupported name 'Jazz Artist A'"]
+
+
+def test_citations_must_exist(grounding):
+    assert verdict(grounding, "Rock Artist A [3].").reasons == ["citation [3] points to no fact"]
+    assert verdict(grounding, "Rock Artist A rocks.").reasons == ["the story cites no fact"]
+
+
+def test_a_citation_after_the_full_stop_belongs_to_its_sentence(grounding):
+    assert verdict(grounding, "Rock Artist A has 12 listeners. [1] Enjoy.").action == "pass"
+
+
+def test_a_name_with_full_stops_does_not_split_sentences(tmp_path):
+    from linernotes.catalog import Catalog
+    from linernotes.testing import write_tiny_dataset
+
+    sources = write_tiny_dataset(tmp_path / "raw")
+    artists = sources["lastfm"] / "artists.dat"
+    artists.write_text(artists.read_text().replace("Rock Artist A", "B.B. King"))
+    (tmp_path / "bundle").mkdir()
+    from linernotes.datasets.hetrec import HetRec2011
+
+    HetRec2011().build(sources, tmp_path / "bundle")
+    g = Grounding()
+    g.fit(Catalog(tmp_path / "bundle"))
+    pack = FactPack("r", None, [Item("1", "B.B. King")], [], [
+        Fact("f", "1", "stats", "B.B. King has 12 listeners.", {"name": "B.B. King", "listeners": 12})])
+    assert verdict(g, "Try B.B. King: 12 listeners love it [1].", pack).action == "pass"
