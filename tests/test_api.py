@@ -11,8 +11,12 @@ def test_compose_build_and_serve_one_and_many(pipeline):
     pipe = linernotes.Pipeline.from_config(cfg, progress=False)
     one = pipe.recommend(listener="2")
     assert len(one.picks) == 3 and one.story is not None
-    many = pipe.run([linernotes.Request(linernotes.Listener("3")),
-                     pipe.request(history=["Daft Punk", "Justice"], activity="running")])
+    many = pipe.run(
+        [
+            linernotes.Request(linernotes.Listener("3")),
+            pipe.request(history=["Daft Punk", "Justice"], activity="running"),
+        ]
+    )
     assert [len(r.picks) for r in many] == [3, 3]
     assert json.dumps(linernotes.to_dict(many[1]))
 

@@ -48,8 +48,16 @@ def test_overrides_go_last():
 
 
 def test_history_and_context_options():
-    result = run("recommend", "--history", "Radiohead, Portishead", "--mood", "rainy",
-                 "--time", "late night", "--json")
+    result = run(
+        "recommend",
+        "--history",
+        "Radiohead, Portishead",
+        "--mood",
+        "rainy",
+        "--time",
+        "late night",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["request"]["listener"]["id"] is None
@@ -57,16 +65,24 @@ def test_history_and_context_options():
     assert "rainy late night" in out["story"]["text"]
 
 
-@pytest.mark.parametrize("args,message", [
-    (["recommend", "--listener", "2", "ranker=nope"], "unknown ranker 'nope'; valid: popcolisten"),
-    (["recommend", "--listener", "99999"], "unknown listener '99999'"),
-    (["recommend", "--history", " , "], "--history is empty"),
-    (["recommend", "--history", "zzqqxx wwvvyy"], "no artist in the catalog matches"),
-    (["recommend"], "say who is listening"),
-    (["recommend", "-l", "2", "retrievers.colisten.params.weighting=tfidf"],
-     "weighting must be one of count, log, bm25"),
-    (["config", "show", "ground.nope=1"], "unknown config key 'ground.nope'"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["recommend", "--listener", "2", "ranker=nope"],
+            "unknown ranker 'nope'; valid: popcolisten",
+        ),
+        (["recommend", "--listener", "99999"], "unknown listener '99999'"),
+        (["recommend", "--history", " , "], "--history is empty"),
+        (["recommend", "--history", "zzqqxx wwvvyy"], "no artist in the catalog matches"),
+        (["recommend"], "say who is listening"),
+        (
+            ["recommend", "-l", "2", "retrievers.colisten.params.weighting=tfidf"],
+            "weighting must be one of count, log, bm25",
+        ),
+        (["config", "show", "ground.nope=1"], "unknown config key 'ground.nope'"),
+    ],
+)
 def test_mistakes_give_one_red_line_and_a_non_zero_exit(args, message):
     result = run(*args)
     assert result.exit_code == 1
@@ -109,8 +125,10 @@ def test_data_prepare_reports_the_quarantine_and_bundle():
 
 
 def test_help_does_not_import_heavy_modules():
-    code = ("import sys, linernotes.cli; "
-            "print(sorted(m for m in ('polars', 'hydra', 'scipy', 'numpy', 'torch') "
-            "if m in sys.modules))")
+    code = (
+        "import sys, linernotes.cli; "
+        "print(sorted(m for m in ('polars', 'hydra', 'scipy', 'numpy', 'torch') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

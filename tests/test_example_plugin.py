@@ -1,4 +1,4 @@
-"""The example plugin in examples/linernotes-hello is discovered through its entry point and used."""
+"""The example plugin (examples/linernotes-hello) is discovered through its entry point and used."""
 
 import json
 
@@ -25,5 +25,7 @@ def test_the_example_filter_runs_in_the_pipeline(pipeline):
     assert verdicts and all(v["action"] == "block" for v in verdicts)
     assert "over the limit of 5" in verdicts[0]["reasons"][0]
 
-    loose = json.loads(runner.invoke(app, ["recommend", "-l", "2", "--json", MAX_WORDS % 500]).stdout)
+    loose = json.loads(
+        runner.invoke(app, ["recommend", "-l", "2", "--json", MAX_WORDS % 500]).stdout
+    )
     assert loose["story"] is not None

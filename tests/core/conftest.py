@@ -56,9 +56,10 @@ def hetrec_source() -> dict[str, list[bytes]]:
         "tags.dat": tags,
         "user_artists.dat": plays[:1] + [x for x in plays[1:] if _field(x, 1) in artist_ids][:KEEP],
         "user_friends.dat": lines("user_friends.dat")[: KEEP + 1],
-        "user_taggedartists.dat": taggings[:1] + [
-            x for x in taggings[1:] if _field(x, 1) in artist_ids and _field(x, 2) in tag_ids
-        ][:KEEP],
+        "user_taggedartists.dat": taggings[:1]
+        + [x for x in taggings[1:] if _field(x, 1) in artist_ids and _field(x, 2) in tag_ids][
+            :KEEP
+        ],
         "genre.csv": [(root / GENRES / "genre.csv").read_bytes()],
     }
 

@@ -6,8 +6,13 @@ from linernotes.errors import ConfigError
 from linernotes.registry import get_registry
 from omegaconf import OmegaConf
 
-KIND = {"dataset": "dataset", "retrievers": "retriever", "ranker": "ranker",
-        "generator": "generator", "safety": "safety_filter"}
+KIND = {
+    "dataset": "dataset",
+    "retrievers": "retriever",
+    "ranker": "ranker",
+    "generator": "generator",
+    "safety": "safety_filter",
+}
 
 
 def options(group):
@@ -32,8 +37,7 @@ def test_every_option_lists_exactly_its_components_parameters(group, option):
         cls = get_registry().get(KIND[group], node.component)
         params = [p for p in inspect.signature(cls).parameters if p != "self"]
         assert sorted(node.params.keys()) == sorted(params), f"{group}/{option}.yaml"
-        get_registry().create(KIND[group], node.component,
-                              OmegaConf.to_container(node.params))
+        get_registry().create(KIND[group], node.component, OmegaConf.to_container(node.params))
 
 
 def test_fallback_lists_its_parameters():
@@ -53,15 +57,21 @@ def test_a_list_of_options_selects_several_components():
     assert list(cfg.retrievers) == ["popular"]
 
 
-@pytest.mark.parametrize("override,message", [
-    ("ranker=nope", "unknown ranker 'nope'; valid: popcolisten"),
-    ("safety=[grounding,nope]", "unknown safety 'nope'; valid: grounding"),
-    ("ground.story_pick=1", "unknown config key 'ground.story_pick'; valid keys at 'ground': "
-                            "facts_per_pick, min_shared, story_picks"),
-    ("+foo=1", "unknown config key 'foo'; valid keys at the top level: candidates,"),
-    ("+safety.grounding.parms=1", "valid keys at 'safety.grounding': component, params"),
-    ("k=ten", "bad value for 'k': Value 'ten' of type 'str' could not be converted to Integer"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("ranker=nope", "unknown ranker 'nope'; valid: popcolisten"),
+        ("safety=[grounding,nope]", "unknown safety 'nope'; valid: grounding"),
+        (
+            "ground.story_pick=1",
+            "unknown config key 'ground.story_pick'; valid keys at 'ground': "
+            "facts_per_pick, min_shared, story_picks",
+        ),
+        ("+foo=1", "unknown config key 'foo'; valid keys at the top level: candidates,"),
+        ("+safety.grounding.parms=1", "valid keys at 'safety.grounding': component, params"),
+        ("k=ten", "bad value for 'k': Value 'ten' of type 'str' could not be converted to Integer"),
+    ],
+)
 def test_mistakes_fail_in_one_line_with_the_valid_choices(override, message):
     with pytest.raises(ConfigError) as e:
         compose([override])

@@ -8,14 +8,24 @@ import pytest
 from linernotes import hookspecs
 
 ROOT = Path(__file__).parents[2]
-HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-         if hasattr(fn, "linernotes_spec")]
+HOOKS = [
+    name
+    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+    if hasattr(fn, "linernotes_spec")
+]
 
 
 def test_there_are_hooks():
-    assert {"register_retrievers", "register_rankers", "register_generators",
-            "register_safety_filters", "register_datasets", "before_stage", "after_stage",
-            "on_stage_error"} <= set(HOOKS)
+    assert {
+        "register_retrievers",
+        "register_rankers",
+        "register_generators",
+        "register_safety_filters",
+        "register_datasets",
+        "before_stage",
+        "after_stage",
+        "on_stage_error",
+    } <= set(HOOKS)
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -26,7 +36,9 @@ def test_hook_has_a_docstring(hook):
 @pytest.mark.parametrize("hook", HOOKS)
 def test_hook_is_documented(hook):
     docs = (ROOT / "docs" / "plugins.md").read_text()
-    assert re.search(rf"^### `{hook}\(", docs, re.M), f"docs/plugins.md lacks a '### `{hook}(' section"
+    assert re.search(rf"^### `{hook}\(", docs, re.M), (
+        f"docs/plugins.md lacks a '### `{hook}(' section"
+    )
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -18,8 +18,10 @@ def build(catalog, ranker=None, generator=None, filters=None):
     reg = get_registry()
     pipe = Pipeline(
         catalog,
-        {"colisten": (reg.create("retriever", "colisten"), 50),
-         "popular": (reg.create("retriever", "popular"), 10)},
+        {
+            "colisten": (reg.create("retriever", "colisten"), 50),
+            "popular": (reg.create("retriever", "popular"), 10),
+        },
         ranker or reg.create("ranker", "popcolisten", {"sources": ["colisten"]}),
         generator or reg.create("generator", "template"),
         reg.create("generator", "template", {"style": "plain"}),
@@ -36,7 +38,7 @@ def requests(catalog, n=3):
 
 
 class Recorder:
-    """A plugin implementing every hook: it registers one component of each kind and records stages."""
+    """Implements every hook: registers one component of each kind and records the stages."""
 
     def __init__(self):
         self.calls = []
@@ -95,9 +97,13 @@ def recorder():
 
 def test_registration_hooks_add_components(recorder):
     reg = get_registry()
-    for kind, name in [("dataset", "recorded-dataset"), ("retriever", "recorded-retriever"),
-                       ("ranker", "recorded-ranker"), ("generator", "recorded-generator"),
-                       ("safety_filter", "recorded-filter")]:
+    for kind, name in [
+        ("dataset", "recorded-dataset"),
+        ("retriever", "recorded-retriever"),
+        ("ranker", "recorded-ranker"),
+        ("generator", "recorded-generator"),
+        ("safety_filter", "recorded-filter"),
+    ]:
         assert reg.entries[kind][name].plugin == "recorder"
 
 
@@ -106,7 +112,8 @@ def test_lifecycle_hooks_see_every_stage_in_order(catalog, recorder):
     results = pipe.run(requests(catalog))
     stages = ["retrieve", "rank", "ground", "generate", "safety"]
     assert [c for c in recorder.calls if c[0] != "error"] == [
-        (when, s, 3) for s in stages for when in ("before", "after")]
+        (when, s, 3) for s in stages for when in ("before", "after")
+    ]
     for r in results:
         assert set(stages) <= set(r.trace.timings)
         assert all(v >= 0 for v in r.trace.timings.values())
@@ -158,7 +165,9 @@ def test_a_filter_that_errors_blocks_the_draft(catalog):
     [result] = build(catalog, filters={"crashing": Crashing()}).run(requests(catalog, 1))
     assert result.story is None
     verdict = result.reviews[0].verdicts[0]
-    assert verdict.action == "block" and "filter error: ValueError: bad filter" in verdict.reasons[0]
+    assert (
+        verdict.action == "block" and "filter error: ValueError: bad filter" in verdict.reasons[0]
+    )
     assert "no draft and no fallback passed the safety filters" in result.trace.events
 
 
@@ -170,8 +179,10 @@ def test_a_redacting_filter_changes_the_delivered_text(catalog):
             pass
 
         def check(self, drafts, packs):
-            return [Verdict(self.name, "redact", ["tidy"], [], d.text.replace("Enjoy.", "").strip())
-                    for d in drafts]
+            return [
+                Verdict(self.name, "redact", ["tidy"], [], d.text.replace("Enjoy.", "").strip())
+                for d in drafts
+            ]
 
     [result] = build(catalog, filters={"redactor": Redactor()}).run(requests(catalog, 1))
     assert result.story is not None and "Enjoy." not in result.story.text
@@ -191,8 +202,9 @@ def test_an_ungrounded_draft_leads_to_the_verified_fallback(catalog):
             pass
 
         def generate(self, packs, n):
-            return [[Draft("Their 1999 world tour was legendary [99].", self.name)] * n
-                    for _ in packs]
+            return [
+                [Draft("Their 1999 world tour was legendary [99].", self.name)] * n for _ in packs
+            ]
 
     [result] = build(catalog, generator=Inventor()).run(requests(catalog, 1))
     assert not result.reviews[0].passed

@@ -49,8 +49,9 @@ def test_stories_vary_between_listeners(pipeline):
 
 
 def test_an_inline_history_serves_an_unknown_listener(pipeline):
-    request = pipeline.request(history=["radiohead", "portished", "no such band zzzq"], k=5,
-                               mood="mellow")
+    request = pipeline.request(
+        history=["radiohead", "portished", "no such band zzzq"], k=5, mood="mellow"
+    )
     result = pipeline.recommend(request)
     names = {pipeline.catalog.item(i).name for i in request.listener.history}
     assert names == {"Radiohead", "Portishead"}
@@ -73,11 +74,14 @@ def test_a_history_and_a_seed_both_count(pipeline):
     assert [p.item.id for p in plain.picks] != [p.item.id for p in seeded.picks]
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"listener": "99999"}, "unknown listener '99999'"),
-    ({"history": ["zzzqqq xxyyww"]}, "no artist in the catalog matches"),
-    ({"listener": "2", "seed": "zzzqqq xxyyww"}, "no artist in the catalog matches the seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"listener": "99999"}, "unknown listener '99999'"),
+        ({"history": ["zzzqqq xxyyww"]}, "no artist in the catalog matches"),
+        ({"listener": "2", "seed": "zzzqqq xxyyww"}, "no artist in the catalog matches the seed"),
+    ],
+)
 def test_bad_requests_fail_clearly(pipeline, kwargs, message):
     with pytest.raises(DataError, match=message):
         pipeline.recommend(**kwargs)

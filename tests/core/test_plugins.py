@@ -16,14 +16,24 @@ def _plugins_json(env_value):
         env.pop("LINERNOTES_LOAD_PLUGINS", None)
     else:
         env["LINERNOTES_LOAD_PLUGINS"] = env_value
-    out = subprocess.run([sys.executable, "-m", "linernotes.cli", "plugins", "--json"],
-                         capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "linernotes.cli", "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return {p["distribution"] for p in json.loads(out.stdout)}
 
 
 def test_all_installed_plugins_load_by_default():
-    assert {"linernotes", "linernotes-retrievers", "linernotes-rankers",
-            "linernotes-generators", "linernotes-safety"} <= _plugins_json(None)
+    assert {
+        "linernotes",
+        "linernotes-retrievers",
+        "linernotes-rankers",
+        "linernotes-generators",
+        "linernotes-safety",
+    } <= _plugins_json(None)
 
 
 def test_allow_list_restricts_plugin_packages():
@@ -32,8 +42,9 @@ def test_allow_list_restricts_plugin_packages():
 
 
 def test_a_plugin_that_fails_to_import_is_named(monkeypatch):
-    broken = EntryPoint(name="broken-plugin", value="no_such_module_for_linernotes",
-                        group="linernotes")
+    broken = EntryPoint(
+        name="broken-plugin", value="no_such_module_for_linernotes", group="linernotes"
+    )
     monkeypatch.setattr(plugins, "entry_points", lambda group: [broken])
     pm = pluggy.PluginManager("linernotes")
     pm.add_hookspecs(hookspecs)

@@ -24,7 +24,10 @@ def test_sentences_do_not_split_inside_kept_spans():
 
 def test_name_matcher_is_case_and_accent_insensitive():
     m = NameMatcher(["Sigur Rós", "Massive Attack"])
-    assert [x.name for x in m.find("sigur ros and MASSIVE ATTACK")] == ["Sigur Rós", "Massive Attack"]
+    assert [x.name for x in m.find("sigur ros and MASSIVE ATTACK")] == [
+        "Sigur Rós",
+        "Massive Attack",
+    ]
 
 
 def test_one_word_names_need_capitals_and_function_words_not_at_sentence_start():

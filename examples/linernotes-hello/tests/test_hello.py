@@ -12,6 +12,8 @@ class TestMaxWordsContract(SafetyFilterContract):
 
 def test_blocks_only_long_drafts():
     f = MaxWords(limit=3)
-    verdicts = f.check([Draft("one two three", "t"), Draft("one two three four", "t")], [None, None])
+    verdicts = f.check(
+        [Draft("one two three", "t"), Draft("one two three four", "t")], [None, None]
+    )
     assert [v.action for v in verdicts] == ["pass", "block"]
     assert verdicts[1].reasons == ["4 words, over the limit of 3"]

@@ -15,8 +15,14 @@ class TestTemplateContract(GeneratorContract):
 def world(tmp_path_factory):
     catalog = tiny_catalog(tmp_path_factory.mktemp("tiny"))
     requests = tiny_requests(catalog, 12)
-    ranked = [[__import__("linernotes").Candidate(i, 1.0) for i in catalog.item_ids
-               if i not in r.listener.history][:5] for r in requests]
+    ranked = [
+        [
+            __import__("linernotes").Candidate(i, 1.0)
+            for i in catalog.item_ids
+            if i not in r.listener.history
+        ][:5]
+        for r in requests
+    ]
     packs = Grounder(catalog).ground(requests, ranked)
     grounding = Grounding()
     grounding.fit(catalog)

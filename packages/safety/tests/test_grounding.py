@@ -19,14 +19,25 @@ def grounding(tmp_path_factory):
 
 
 PACK = FactPack(
-    "r1", "7",
+    "r1",
+    "7",
     picks=[Item("1", "Rock Artist A"), Item("2", "Rock Artist B")],
     history=[Item("3", "Rock Artist C")],
     facts=[
-        Fact("f1", "1", "stats", "Rock Artist A has 12 listeners, with 3,456 plays in all.",
-             {"name": "Rock Artist A", "listeners": 12, "plays": 3456}),
-        Fact("f2", "1", "tag_year", "Rock Artist A was first tagged rock in 2007.",
-             {"name": "Rock Artist A", "tag": "rock", "year": 2007}),
+        Fact(
+            "f1",
+            "1",
+            "stats",
+            "Rock Artist A has 12 listeners, with 3,456 plays in all.",
+            {"name": "Rock Artist A", "listeners": 12, "plays": 3456},
+        ),
+        Fact(
+            "f2",
+            "1",
+            "tag_year",
+            "Rock Artist A was first tagged rock in 2007.",
+            {"name": "Rock Artist A", "tag": "rock", "year": 2007},
+        ),
     ],
 )
 
@@ -36,8 +47,11 @@ def verdict(grounding, text, pack=PACK):
 
 
 def test_a_story_of_cited_facts_passes(grounding):
-    v = verdict(grounding, "ROCK ARTIST A has 12 listeners and 3,456 plays [1]. "
-                           "Fans of Rock Artist C agree. It got the rock tag in 2007 [2].")
+    v = verdict(
+        grounding,
+        "ROCK ARTIST A has 12 listeners and 3,456 plays [1]. "
+        "Fans of Rock Artist C agree. It got the rock tag in 2007 [2].",
+    )
     assert v.action == "pass", v.reasons
 
 
@@ -80,6 +94,19 @@ def test_a_name_with_full_stops_does_not_split_sentences(tmp_path):
     HetRec2011().build(sources, tmp_path / "bundle")
     g = Grounding()
     g.fit(Catalog(tmp_path / "bundle"))
-    pack = FactPack("r", None, [Item("1", "B.B. King")], [], [
-        Fact("f", "1", "stats", "B.B. King has 12 listeners.", {"name": "B.B. King", "listeners": 12})])
+    pack = FactPack(
+        "r",
+        None,
+        [Item("1", "B.B. King")],
+        [],
+        [
+            Fact(
+                "f",
+                "1",
+                "stats",
+                "B.B. King has 12 listeners.",
+                {"name": "B.B. King", "listeners": 12},
+            )
+        ],
+    )
     assert verdict(g, "Try B.B. King: 12 listeners love it [1].", pack).action == "pass"

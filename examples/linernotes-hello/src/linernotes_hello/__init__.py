@@ -2,7 +2,7 @@
 
 Use it by adding it to the ``safety`` group on the command line::
 
-    linernotes recommend --listener 2 '+safety.max_words={component: max_words, params: {limit: 60}}'
+    linernotes recommend -l 2 '+safety.max_words={component: max_words, params: {limit: 60}}'
 """
 
 from collections.abc import Sequence
@@ -29,8 +29,9 @@ class MaxWords:
         for draft in drafts:
             words = len(draft.text.split())
             if words > self.limit:
-                verdicts.append(Verdict(self.name, "block",
-                                        [f"{words} words, over the limit of {self.limit}"]))
+                verdicts.append(
+                    Verdict(self.name, "block", [f"{words} words, over the limit of {self.limit}"])
+                )
             else:
                 verdicts.append(Verdict(self.name, "pass"))
         return verdicts

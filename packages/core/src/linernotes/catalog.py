@@ -27,15 +27,29 @@ from .text import normalize
 from .types import Fact, Item
 
 SCHEMA: dict[str, dict[str, pl.DataType]] = {
-    "items": {"item_id": pl.String, "name": pl.String, "url": pl.String,
-              "listeners": pl.Int64, "plays": pl.Int64},
-    "facts": {"fact_id": pl.String, "item_id": pl.String, "kind": pl.String,
-              "text": pl.String, "values": pl.String},
+    "items": {
+        "item_id": pl.String,
+        "name": pl.String,
+        "url": pl.String,
+        "listeners": pl.Int64,
+        "plays": pl.Int64,
+    },
+    "facts": {
+        "fact_id": pl.String,
+        "item_id": pl.String,
+        "kind": pl.String,
+        "text": pl.String,
+        "values": pl.String,
+    },
     "interactions": {"listener_id": pl.String, "item_id": pl.String, "plays": pl.Int64},
     "listeners": {"listener_id": pl.String, "items": pl.Int64, "plays": pl.Int64},
     "social": {"listener_id": pl.String, "friend_id": pl.String},
-    "item_tags": {"item_id": pl.String, "tag": pl.String, "listeners": pl.Int64,
-                  "first_year": pl.Int64},
+    "item_tags": {
+        "item_id": pl.String,
+        "tag": pl.String,
+        "listeners": pl.Int64,
+        "first_year": pl.Int64,
+    },
     "quarantine": {"file": pl.String, "line": pl.Int64, "reason": pl.String, "raw": pl.String},
 }
 
@@ -53,13 +67,17 @@ class Catalog:
         for table, schema in SCHEMA.items():
             file = self.path / f"{table}.parquet"
             if not file.is_file():
-                raise DataError(f"{self.path}: catalog bundle lacks {table}.parquet; "
-                                "run `linernotes data prepare --force`")
+                raise DataError(
+                    f"{self.path}: catalog bundle lacks {table}.parquet; "
+                    "run `linernotes data prepare --force`"
+                )
             df = pl.read_parquet(file)
             wrong = {c: str(t) for c, t in schema.items() if df.schema.get(c) != t}
             if wrong:
-                raise DataError(f"{file}: wrong or missing columns {wrong}; "
-                                "run `linernotes data prepare --force`")
+                raise DataError(
+                    f"{file}: wrong or missing columns {wrong}; "
+                    "run `linernotes data prepare --force`"
+                )
             tables[table] = df
         self.items: pl.DataFrame = tables["items"]
         self.facts: pl.DataFrame = tables["facts"]
@@ -129,11 +147,19 @@ class Catalog:
                 q[4:] if q.startswith("the ") else "the " + q
             )
             if hit is None and q:
-                best = process.extract(q, keys, scorer=fuzz.token_sort_ratio, processor=utils.default_process,
-                                       score_cutoff=cutoff, limit=5)
+                best = process.extract(
+                    q,
+                    keys,
+                    scorer=fuzz.token_sort_ratio,
+                    processor=utils.default_process,
+                    score_cutoff=cutoff,
+                    limit=5,
+                )
                 if best:
-                    top = max(best, key=lambda m: (m[1], self._listeners[self.item_index[
-                        self._by_name[m[0]]]]))
+                    top = max(
+                        best,
+                        key=lambda m: (m[1], self._listeners[self.item_index[self._by_name[m[0]]]]),
+                    )
                     hit = self._by_name[top[0]]
             out[query] = hit
         return out

@@ -25,8 +25,10 @@ app.add_typer(data_app, name="data")
 
 Overrides = Annotated[
     list[str] | None,
-    typer.Argument(help="Hydra overrides, e.g. ranker=popcolisten k=5 generator.params.seed=3",
-                   show_default=False),
+    typer.Argument(
+        help="Hydra overrides, e.g. ranker=popcolisten k=5 generator.params.seed=3",
+        show_default=False,
+    ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -57,13 +59,26 @@ def handled(fn):
 @handled
 def recommend(
     overrides: Overrides = None,
-    listener: Annotated[str | None, typer.Option("--listener", "-l", help="A listener id of the catalog.")] = None,
-    history: Annotated[str | None, typer.Option(help="Comma-separated artist names for an anonymous listener (matched forgivingly).")] = None,
+    listener: Annotated[
+        str | None, typer.Option("--listener", "-l", help="A listener id of the catalog.")
+    ] = None,
+    history: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated artist names for an anonymous listener (matched forgivingly)."
+        ),
+    ] = None,
     mood: Annotated[str | None, typer.Option(help="Context: mood, e.g. 'mellow'.")] = None,
     activity: Annotated[str | None, typer.Option(help="Context: activity, e.g. 'running'.")] = None,
-    time: Annotated[str | None, typer.Option("--time", help="Context: time, e.g. 'late night'.")] = None,
-    seed: Annotated[str | None, typer.Option(help="Context: a seed artist name to start from.")] = None,
-    k: Annotated[int | None, typer.Option("-k", help="Number of picks (default: config k).", min=1)] = None,
+    time: Annotated[
+        str | None, typer.Option("--time", help="Context: time, e.g. 'late night'.")
+    ] = None,
+    seed: Annotated[
+        str | None, typer.Option(help="Context: a seed artist name to start from.")
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("-k", help="Number of picks (default: config k).", min=1)
+    ] = None,
     as_json: Json = False,
 ):
     """Rank what a listener should play next and write a grounded story about it."""
@@ -76,8 +91,9 @@ def recommend(
     if listener is None and not names and not seed:
         raise LinernotesError("say who is listening: --listener ID, --history NAMES or --seed NAME")
     pipe = build_pipeline(overrides or [])
-    request = pipe.request(listener=listener, history=names, k=k, time=time, mood=mood,
-                           activity=activity, seed=seed)
+    request = pipe.request(
+        listener=listener, history=names, k=k, time=time, mood=mood, activity=activity, seed=seed
+    )
     result = pipe.recommend(request)
     if as_json:
         typer.echo(json.dumps(to_dict(result), indent=2, ensure_ascii=False, default=str))
@@ -95,8 +111,7 @@ def _show_result(result) -> None:
     for col in ("#", "artist", "score", "from"):
         table.add_column(col, justify="right" if col in ("#", "score") else "left")
     for n, pick in enumerate(result.picks, 1):
-        table.add_row(str(n), escape(pick.item.name), f"{pick.score:.3f}",
-                      ", ".join(pick.sources))
+        table.add_row(str(n), escape(pick.item.name), f"{pick.score:.3f}", ", ".join(pick.sources))
     out.print(table)
     for event in result.trace.events:
         out.print(f"[yellow]note:[/yellow] {escape(event)}")
@@ -176,8 +191,10 @@ def _report(catalog) -> None:
         err = _console(stderr=True)
         per_file = q.group_by("file").len().sort("file").iter_rows()
         summary = ", ".join(f"{f}: {n}" for f, n in per_file)
-        err.print(f"[yellow]warning:[/yellow] {q.height} malformed rows kept aside ({summary}); "
-                  f"see {catalog.path / 'quarantine.parquet'}")
+        err.print(
+            f"[yellow]warning:[/yellow] {q.height} malformed rows kept aside ({summary}); "
+            f"see {catalog.path / 'quarantine.parquet'}"
+        )
         for row in q.head(5).iter_rows(named=True):
             err.print(f"  {row['file']}:{row['line']}: {row['reason']}")
 

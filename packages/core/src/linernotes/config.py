@@ -130,7 +130,8 @@ def _explain(error: Exception, overrides: list[str]) -> str:
         group, option = m.groups()
         return f"unknown {group} '{option}'; valid: {choices(_options(group))}"
     m = re.search(r"Could not override '([^']+)'", text) or re.search(
-        r"Could not append to config\. An item is already at '([^']+)'", text)
+        r"Could not append to config\. An item is already at '([^']+)'", text
+    )
     key = m.group(1) if m else None
     if key is None:
         m = re.search(r"full_key: ([\w.]+)", text)
@@ -150,9 +151,9 @@ def _explain(error: Exception, overrides: list[str]) -> str:
 
 
 def _unknown_key(node, schema: type, path: str = "") -> tuple[str, list[str]] | None:
-    """The first key of ``node`` that the dataclass ``schema`` does not define, with the valid ones."""
+    """The first key of ``node`` that dataclass ``schema`` lacks, with the valid keys."""
     hints = typing.get_type_hints(schema)
-    for key in node.keys():
+    for key in node:
         full = f"{path}.{key}" if path else str(key)
         if key not in hints:
             return full, list(hints)
@@ -160,8 +161,14 @@ def _unknown_key(node, schema: type, path: str = "") -> tuple[str, list[str]] | 
         if dataclasses.is_dataclass(hint):
             found = _unknown_key(value, hint, full)
         elif not path and key in ENTRIES:
-            found = next((f for name in value.keys() if (
-                f := _unknown_key(value[name], ENTRIES[key], f"{full}.{name}"))), None)
+            found = next(
+                (
+                    f
+                    for name in value
+                    if (f := _unknown_key(value[name], ENTRIES[key], f"{full}.{name}"))
+                ),
+                None,
+            )
         else:
             found = None
         if found:

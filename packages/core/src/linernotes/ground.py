@@ -20,8 +20,14 @@ class Grounder:
     when the other artist is a pick or in the listener's history).
     """
 
-    def __init__(self, catalog: Catalog, story_picks: int = 5, facts_per_pick: int = 4,
-                 min_shared: int = 2, anchors: int = 50):
+    def __init__(
+        self,
+        catalog: Catalog,
+        story_picks: int = 5,
+        facts_per_pick: int = 4,
+        min_shared: int = 2,
+        anchors: int = 50,
+    ):
         self.catalog = catalog
         self.story_picks = story_picks
         self.facts_per_pick = facts_per_pick
@@ -42,8 +48,11 @@ class Grounder:
             known.append(request.context.seed)
         mentionable = set(known) | {p.id for p in picks}
         anchors = known[: self.anchors]
-        friends = [set(cat.history(f)) for f in cat.friends(request.listener.id or "")
-                   if cat.has_listener(f)]
+        friends = [
+            set(cat.history(f))
+            for f in cat.friends(request.listener.id or "")
+            if cat.has_listener(f)
+        ]
         facts: list[Fact] = []
         for pick in picks[: self.story_picks]:
             own: list[Fact] = []
@@ -52,19 +61,37 @@ class Grounder:
                 best = int(shared.argmax())
                 other = cat.item(anchors[best])
                 n = int(shared[best])
-                own.append(Fact(f"{pick.id}:with:{other.id}", pick.id, "colisten_history",
-                                f"{n:,} listeners who play {other.name} also play {pick.name}.",
-                                {"name": pick.name, "artist": other.name, "shared": n}))
+                own.append(
+                    Fact(
+                        f"{pick.id}:with:{other.id}",
+                        pick.id,
+                        "colisten_history",
+                        f"{n:,} listeners who play {other.name} also play {pick.name}.",
+                        {"name": pick.name, "artist": other.name, "shared": n},
+                    )
+                )
             n_friends = sum(pick.id in f for f in friends)
             if n_friends:
                 verb = "plays" if n_friends == 1 else "play"
-                own.append(Fact(f"{pick.id}:friends", pick.id, "friends",
-                                f"{n_friends} of your friends {verb} {pick.name}.",
-                                {"name": pick.name, "friends": n_friends}))
-            static = [f for f in cat.facts_for(pick.id)
-                      if f.kind != "colisten" or f.values.get("other_item") in mentionable]
-            static.sort(key=lambda f: STATIC_ORDER.index(f.kind) if f.kind in STATIC_ORDER
-                        else len(STATIC_ORDER))
+                own.append(
+                    Fact(
+                        f"{pick.id}:friends",
+                        pick.id,
+                        "friends",
+                        f"{n_friends} of your friends {verb} {pick.name}.",
+                        {"name": pick.name, "friends": n_friends},
+                    )
+                )
+            static = [
+                f
+                for f in cat.facts_for(pick.id)
+                if f.kind != "colisten" or f.values.get("other_item") in mentionable
+            ]
+            static.sort(
+                key=lambda f: (
+                    STATIC_ORDER.index(f.kind) if f.kind in STATIC_ORDER else len(STATIC_ORDER)
+                )
+            )
             facts.extend((own + static)[: self.facts_per_pick])
         return FactPack(
             request_id=request.id,

@@ -77,7 +77,9 @@ class Pipeline:
             return reg.create(kind, node.component, params)
 
         dataset = make("dataset", cfg.dataset)
-        retrievers = {name: (make("retriever", e), int(e.quota)) for name, e in cfg.retrievers.items()}
+        retrievers = {
+            name: (make("retriever", e), int(e.quota)) for name, e in cfg.retrievers.items()
+        }
         if not retrievers:
             from .errors import ConfigError
 
@@ -88,11 +90,20 @@ class Pipeline:
         filters = {name: make("safety_filter", f) for name, f in cfg.safety.items()}
         catalog = Catalog(prepare(dataset, progress=progress))
         pipe = cls(
-            catalog, retrievers, ranker, generator, fallback, filters,
-            Grounder(catalog, cfg.ground.story_picks, cfg.ground.facts_per_pick,
-                     cfg.ground.min_shared),
-            k=cfg.k, candidates=cfg.candidates, drafts=cfg.drafts,
-            exclude_heard=cfg.exclude_heard, config_id=config_id(cfg),
+            catalog,
+            retrievers,
+            ranker,
+            generator,
+            fallback,
+            filters,
+            Grounder(
+                catalog, cfg.ground.story_picks, cfg.ground.facts_per_pick, cfg.ground.min_shared
+            ),
+            k=cfg.k,
+            candidates=cfg.candidates,
+            drafts=cfg.drafts,
+            exclude_heard=cfg.exclude_heard,
+            config_id=config_id(cfg),
         )
         pipe.fit()
         return pipe
@@ -138,8 +149,9 @@ class Pipeline:
             if seed_id is None:
                 raise DataError(f"no artist in the catalog matches the seed {seed!r}")
         notes = [f"no artist matches {name!r}; ignored" for name in unmatched]
-        return Request(Listener(listener, items), Context(time, mood, activity, seed_id), k,
-                       notes=notes)
+        return Request(
+            Listener(listener, items), Context(time, mood, activity, seed_id), k, notes=notes
+        )
 
     def recommend(self, request: Request | None = None, **kwargs) -> Result:
         """Serve one request (or build one from :meth:`request`'s keyword arguments)."""
@@ -150,8 +162,10 @@ class Pipeline:
         """Serve a batch of requests; every stage runs once on the whole batch."""
         hook = get_plugin_manager().hook
         reqs = [self._resolve(r) for r in requests]
-        traces = [Trace(events=list(r.notes), config_id=self.config_id,
-                        components=self._components()) for r in reqs]
+        traces = [
+            Trace(events=list(r.notes), config_id=self.config_id, components=self._components())
+            for r in reqs
+        ]
         timings: dict[str, float] = {}
 
         def stage(name: str, fn: Callable[[], Any], recover: Callable[[Exception], Any] = None):
@@ -171,8 +185,10 @@ class Pipeline:
             return out
 
         merged = stage("retrieve", lambda: self._retrieve(reqs))
-        ranked = stage("rank", lambda: [c[: r.k] for r, c in
-                                         zip(reqs, self.ranker.rank(reqs, merged), strict=True)])
+        ranked = stage(
+            "rank",
+            lambda: [c[: r.k] for r, c in zip(reqs, self.ranker.rank(reqs, merged), strict=True)],
+        )
         packs = stage("ground", lambda: self.grounder.ground(reqs, ranked))
 
         def generator_failed(e: Exception) -> list[list[Draft]]:
@@ -180,8 +196,9 @@ class Pipeline:
                 t.events.append(f"generator failed: {type(e).__name__}: {e}")
             return [[] for _ in reqs]
 
-        drafts = stage("generate", lambda: self.generator.generate(packs, self.drafts),
-                       generator_failed)
+        drafts = stage(
+            "generate", lambda: self.generator.generate(packs, self.drafts), generator_failed
+        )
         reviews = stage("safety", lambda: self._review(drafts, packs))
         stories: list[Story | None] = [None] * len(reqs)
         for n, rs in enumerate(reviews):
@@ -211,8 +228,10 @@ class Pipeline:
         for n, req in enumerate(reqs):
             traces[n].timings = {**timings, "fit": self.fit_seconds}
             scored = {c.item_id: c for c in ranked[n]}
-            picks = [Pick(item, scored[item.id].score, scored[item.id].sources)
-                     for item in packs[n].picks]
+            picks = [
+                Pick(item, scored[item.id].score, scored[item.id].sources)
+                for item in packs[n].picks
+            ]
             results.append(Result(req, picks, stories[n], packs[n], reviews[n], traces[n]))
         return results
 
@@ -261,8 +280,9 @@ class Pipeline:
             try:
                 out = f.check(current, [p for _, p in flat])
             except Exception as e:
-                out = [Verdict(name, "block", [f"filter error: {type(e).__name__}: {e}"])
-                       for _ in flat]
+                out = [
+                    Verdict(name, "block", [f"filter error: {type(e).__name__}: {e}"]) for _ in flat
+                ]
             for i, v in enumerate(out):
                 verdicts[i].append(v)
                 if v.action == "redact" and v.text is not None:
@@ -288,8 +308,14 @@ class Pipeline:
 
 def _request_id(request: Request) -> str:
     """A stable id for a request without one: same listener, history and context, same id."""
-    key = json.dumps([request.listener.id, sorted(request.listener.history.items()),
-                      dataclasses.astuple(request.context), request.k])
+    key = json.dumps(
+        [
+            request.listener.id,
+            sorted(request.listener.history.items()),
+            dataclasses.astuple(request.context),
+            request.k,
+        ]
+    )
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 

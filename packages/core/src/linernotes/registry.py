@@ -83,11 +83,7 @@ class Registry:
 
 
 def _methods(protocol: type) -> list[str]:
-    return [
-        n
-        for n, v in vars(protocol).items()
-        if callable(v) and not n.startswith("_")
-    ]
+    return [n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_")]
 
 
 _registry: Registry | None = None

@@ -46,17 +46,25 @@ def write_tiny_dataset(folder: Path, seed: int = 0) -> dict[str, Path]:
     lastfm, genres = folder / "hetrec2011-lastfm-2k", folder / "musicbrainz-genres"
     lastfm.mkdir(parents=True, exist_ok=True)
     genres.mkdir(parents=True, exist_ok=True)
-    artists = [(g * 8 + a + 1, f"{genre.title()} Artist {chr(65 + a)}", g)
-               for g, genre in enumerate(GENRES) for a in range(8)]
+    artists = [
+        (g * 8 + a + 1, f"{genre.title()} Artist {chr(65 + a)}", g)
+        for g, genre in enumerate(GENRES)
+        for a in range(8)
+    ]
     rows = ["id\tname\turl\tpictureURL"]
     rows += [f"{i}\t{name}\thttp://www.last.fm/music/{i}\t" for i, name, _ in artists]
     (lastfm / "artists.dat").write_text("\n".join(rows) + "\n", encoding="utf-8")
     tags = [*GENRES, "fucking awesome"]
     (lastfm / "tags.dat").write_bytes(
-        ("tagID\ttagValue\n" + "".join(f"{n + 1}\t{t}\n" for n, t in enumerate(tags)))
-        .encode("latin-1"))
-    plays, tagged, friends = ["userID\tartistID\tweight"], [
-        "userID\tartistID\ttagID\tday\tmonth\tyear"], ["userID\tfriendID"]
+        ("tagID\ttagValue\n" + "".join(f"{n + 1}\t{t}\n" for n, t in enumerate(tags))).encode(
+            "latin-1"
+        )
+    )
+    plays, tagged, friends = (
+        ["userID\tartistID\tweight"],
+        ["userID\tartistID\ttagID\tday\tmonth\tyear"],
+        ["userID\tfriendID"],
+    )
     for user in range(1, 41):
         genre = user % len(GENRES)
         own = [a for a in artists if a[2] == genre]
@@ -64,13 +72,17 @@ def write_tiny_dataset(folder: Path, seed: int = 0) -> dict[str, Path]:
         for artist in rng.sample(own, 5) + rng.sample(other, 1):
             plays.append(f"{user}\t{artist[0]}\t{rng.randint(10, 5000)}")
             tag = GENRES.index(GENRES[artist[2]]) + 1 if rng.random() < 0.8 else len(tags)
-            tagged.append(f"{user}\t{artist[0]}\t{tag}\t1\t{rng.randint(1, 12)}\t"
-                          f"{rng.randint(2005, 2010)}")
+            tagged.append(
+                f"{user}\t{artist[0]}\t{tag}\t1\t{rng.randint(1, 12)}\t{rng.randint(2005, 2010)}"
+            )
         for friend in rng.sample(range(1, 41), 3):
             if friend != user:
                 friends.append(f"{user}\t{friend}")
-    for name, lines in (("user_artists", plays), ("user_taggedartists", tagged),
-                        ("user_friends", friends)):
+    for name, lines in (
+        ("user_artists", plays),
+        ("user_taggedartists", tagged),
+        ("user_friends", friends),
+    ):
         (lastfm / f"{name}.dat").write_text("\n".join(lines) + "\n")
     (genres / "genre.csv").write_text(TINY_GENRES_CSV)
     return {"lastfm": lastfm, "genres": genres}
@@ -89,8 +101,10 @@ def tiny_catalog(folder: Path) -> Catalog:
 
 def tiny_requests(catalog: Catalog, n: int = 4) -> list[Request]:
     """``n`` requests for the first listeners of ``catalog``, with their histories."""
-    return [Request(Listener(lid, catalog.history(lid)), Context(mood="calm"), k=5, id=f"r{lid}")
-            for lid in catalog.listener_ids[:n]]
+    return [
+        Request(Listener(lid, catalog.history(lid)), Context(mood="calm"), k=5, id=f"r{lid}")
+        for lid in catalog.listener_ids[:n]
+    ]
 
 
 class ComponentContract:
@@ -125,7 +139,9 @@ class ComponentContract:
     def test_parameters_have_plain_defaults(self, component):
         for p in inspect.signature(type(component)).parameters.values():
             if p.default is not p.empty:
-                assert p.default is None or isinstance(p.default, str | int | float | bool | list | tuple | dict), p.name
+                assert p.default is None or isinstance(
+                    p.default, str | int | float | bool | list | tuple | dict
+                ), p.name
 
 
 class RetrieverContract(ComponentContract):
@@ -164,8 +180,9 @@ class RankerContract(ComponentContract):
         out = []
         for req in requests:
             new = [i for i in catalog.item_ids if i not in req.listener.history][:12]
-            out.append([Candidate(i, 1.0 / (n + 1), {"test": 1.0 / (n + 1)})
-                        for n, i in enumerate(new)])
+            out.append(
+                [Candidate(i, 1.0 / (n + 1), {"test": 1.0 / (n + 1)}) for n, i in enumerate(new)]
+            )
         return out
 
     def test_ranks_every_candidate_once(self, fitted, requests, candidates):
@@ -186,8 +203,10 @@ class RankerContract(ComponentContract):
 class _PackContract(ComponentContract):
     @pytest.fixture
     def packs(self, catalog, requests) -> list[FactPack]:
-        ranked = [[Candidate(i, 1.0) for i in catalog.item_ids
-                   if i not in r.listener.history][:5] for r in requests]
+        ranked = [
+            [Candidate(i, 1.0) for i in catalog.item_ids if i not in r.listener.history][:5]
+            for r in requests
+        ]
         return Grounder(catalog).ground(requests, ranked)
 
 

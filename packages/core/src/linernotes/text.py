@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _TOKEN = re.compile(r"\w+(?:['’]\w+)*")
-_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.,])\d+(?:\.\d+)?(?![\w])")
+_NUMBER = re.compile(
+    r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.,])\d+(?:\.\d+)?(?![\w])"
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _LEADING_CITES = re.compile(r"^((?:\[\d+\]\s*)+)")
 
@@ -40,9 +42,7 @@ def name_key(name: str) -> tuple[str, ...]:
 
 def numbers(text: str) -> list[tuple[float, int, int]]:
     """Numbers written with digits in ``text`` (``1,234`` and ``3.5`` included), with spans."""
-    return [
-        (float(m.group().replace(",", "")), m.start(), m.end()) for m in _NUMBER.finditer(text)
-    ]
+    return [(float(m.group().replace(",", "")), m.start(), m.end()) for m in _NUMBER.finditer(text)]
 
 
 def sentences(text: str, keep: Iterable[tuple[int, int]] = ()) -> list[tuple[str, int]]:
@@ -84,15 +84,17 @@ class NameMatch:
 
 # Function words that are also one-word artist names ("And", "Then", "If"...): they
 # only count as names where a sentence does not start with them.
-FUNCTION_WORDS = frozenset("""
-a about above after again against all also an and another any as at back be because
-before below but by could did do does down during each even ever every few first for
-from further had has have he her here hers him his how i if in into is it its just
-last let like more most my next no nor not now of off on once one only or other our
-out over own same she so some still such than that the their them then there these
-they this those through to too under until up very was we were what when where which
-while who why will with would yet you your
-""".split())
+FUNCTION_WORDS = frozenset(
+    """
+    a about above after again against all also an and another any as at back be because
+    before below but by could did do does down during each even ever every few first for
+    from further had has have he her here hers him his how i if in into is it its just last
+    let like more most my next no nor not now of off on once one only or other our out over
+    own same she so some still such than that the their them then there these they this
+    those through to too under until up very was we were what when where which while who why
+    will with would yet you your
+    """.split()  # noqa: SIM905
+)
 
 
 class NameMatcher:
@@ -129,8 +131,10 @@ class NameMatcher:
                 if self._longer_overlap(toks, i, n):
                     continue
                 common = n == 1 or all(t in FUNCTION_WORDS for t in key)
-                if common and (surface.islower() or (
-                        key[0] in FUNCTION_WORDS and _starts_sentence(text, start))):
+                if common and (
+                    surface.islower()
+                    or (key[0] in FUNCTION_WORDS and _starts_sentence(text, start))
+                ):
                     continue
                 found.append(NameMatch(name, start, end))
                 i += n
@@ -140,7 +144,7 @@ class NameMatcher:
         return found
 
     def _longer_overlap(self, toks: list[tuple[str, int, int]], i: int, n: int) -> bool:
-        """Whether a name starting inside tokens ``i..i+n`` runs past them ("play Dead or Alive")."""
+        """Whether a name starting inside tokens ``i..i+n`` runs past them ("Dead or Alive")."""
         for j in range(i + 1, i + n):
             for m in range(min(self._max, len(toks) - j), i + n - j, -1):
                 if tuple(t for t, _, _ in toks[j : j + m]) in self._names:

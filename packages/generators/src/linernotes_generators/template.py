@@ -21,7 +21,8 @@ LEAD = {
     "colisten_history": [
         "{shared} listeners who play {artist} also play {name} {n}",
         "{name} shares {shared} listeners with {artist}, which you already play {n}",
-        "if {artist} is in your rotation, {name} is a natural next step: {shared} listeners play both {n}",
+        "if {artist} is in your rotation, {name} is a natural next step: "
+        "{shared} listeners play both {n}",
     ],
     "friends": [
         "{friends} of your friends already play {name} {n}",
@@ -50,19 +51,41 @@ LEAD = {
 }
 FOLLOW = {
     "colisten_history": ["{shared} of its listeners also play {artist} {n}"],
-    "friends": ["{friends} of your friends play it too {n}",
-                "it is a favourite of {friends} of your friends {n}"],
+    "friends": [
+        "{friends} of your friends play it too {n}",
+        "it is a favourite of {friends} of your friends {n}",
+    ],
     "friends_one": ["one of your friends plays it too {n}", "a friend of yours plays it too {n}"],
-    "tag": ["{listeners} listeners call it {tag} {n}", "it is tagged {tag} by {listeners} listeners {n}"],
-    "stats": ["it has {listeners} listeners and {plays} plays here {n}",
-              "{listeners} listeners have played it {plays} times {n}"],
-    "tag_year": ["it was first tagged {tag} in {year} {n}", "the {tag} tag goes back to {year} {n}"],
+    "tag": [
+        "{listeners} listeners call it {tag} {n}",
+        "it is tagged {tag} by {listeners} listeners {n}",
+    ],
+    "stats": [
+        "it has {listeners} listeners and {plays} plays here {n}",
+        "{listeners} listeners have played it {plays} times {n}",
+    ],
+    "tag_year": [
+        "it was first tagged {tag} in {year} {n}",
+        "the {tag} tag goes back to {year} {n}",
+    ],
     "colisten": ["{shared} of its listeners also play {artist} {n}"],
 }
-OPENERS = ["", "Next, ", "Then ", "After that, ", "Also worth a spin: ", "Beyond that, ",
-           "From there, ", "Another pick: "]
-INTROS = ["Here is what to play next.", "A few picks for you, each with a reason.",
-          "Your next listens, and why they fit.", "Some music to try next."]
+OPENERS = [
+    "",
+    "Next, ",
+    "Then ",
+    "After that, ",
+    "Also worth a spin: ",
+    "Beyond that, ",
+    "From there, ",
+    "Another pick: ",
+]
+INTROS = [
+    "Here is what to play next.",
+    "A few picks for you, each with a reason.",
+    "Your next listens, and why they fit.",
+    "Some music to try next.",
+]
 CONTEXT_INTROS = ["Picks for {ctx}.", "Something for {ctx}.", "For {ctx}, try these."]
 OUTROS = ["Enjoy.", "Happy listening.", "Press play and see where it takes you.", ""]
 _PLAIN = re.compile(r"^[a-z][a-z \-']{0,40}$")
@@ -106,7 +129,9 @@ class TemplateGenerator:
         rng.shuffle(openers)
         for position, pick in enumerate(p for p in pack.picks if p.id in by_item):
             facts = by_item[pick.id]
-            chosen = [facts[0]] + rng.sample(facts[1:], min(self.facts_per_pick - 1, len(facts) - 1))
+            chosen = [facts[0]] + rng.sample(
+                facts[1:], min(self.facts_per_pick - 1, len(facts) - 1)
+            )
             if self.style == "plain":
                 parts += [f"{f.text.rstrip('.')} [{number}]." for number, f in chosen]
                 continue
@@ -134,8 +159,9 @@ def _phrase(table: dict[str, list[str]], numbered: tuple[int, Fact], rng: random
     ones = [k for k, v in fact.values.items() if v == 1 and k != "year" and isinstance(v, int)]
     kind = f"{fact.kind}_one" if ones else fact.kind
     options = table.get(kind)
-    values = {k: f"{v:,}" if isinstance(v, int) and k != "year" else v
-              for k, v in fact.values.items()}
+    values = {
+        k: f"{v:,}" if isinstance(v, int) and k != "year" else v for k, v in fact.values.items()
+    }
     if options:
         try:
             return rng.choice(options).format(n=f"[{number}]", **values)

@@ -40,12 +40,17 @@ class PopularityCoListening:
         w = self.popularity_weight
         out = []
         for cands in candidates:
-            evidence = [sum(v for k, v in c.sources.items()
-                            if self.sources is None or k in self.sources) for c in cands]
+            evidence = [
+                sum(v for k, v in c.sources.items() if self.sources is None or k in self.sources)
+                for c in cands
+            ]
             best = max(evidence, default=0.0) or 1.0
             scored = [
-                Candidate(c.item_id, (1 - w) * e / best + w * self.popularity.get(c.item_id, 0.0),
-                          dict(c.sources))
+                Candidate(
+                    c.item_id,
+                    (1 - w) * e / best + w * self.popularity.get(c.item_id, 0.0),
+                    dict(c.sources),
+                )
                 for c, e in zip(cands, evidence, strict=True)
             ]
             scored.sort(key=lambda c: (-c.score, c.item_id))

@@ -26,8 +26,14 @@ class CoListening:
 
     name: ClassVar[str] = "colisten"
 
-    def __init__(self, weighting: str = "bm25", neighbours: int = 100, shrink: float = 10.0,
-                 k1: float = 100.0, b: float = 0.8):
+    def __init__(
+        self,
+        weighting: str = "bm25",
+        neighbours: int = 100,
+        shrink: float = 10.0,
+        k1: float = 100.0,
+        b: float = 0.8,
+    ):
         if weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
         if neighbours < 1:
@@ -75,7 +81,8 @@ class CoListening:
             weights = {i: np.log1p(p) for i, p in req.listener.history.items() if i in index}
             if req.context.seed in index:
                 weights[req.context.seed] = weights.get(req.context.seed, 0) + max(
-                    sum(weights.values()), 1.0)
+                    sum(weights.values()), 1.0
+                )
             for item, w in weights.items():
                 rows.append(r)
                 cols.append(index[item])
@@ -88,8 +95,11 @@ class CoListening:
             items, vals_r = scores.indices[lo:hi], scores.data[lo:hi]
             heard = {index[i] for i in req.listener.history if i in index}
             order = np.lexsort((items, -vals_r))
-            picked = [(items[j], float(vals_r[j])) for j in order
-                      if vals_r[j] > 0 and items[j] not in heard][:n]
+            picked = [
+                (items[j], float(vals_r[j]))
+                for j in order
+                if vals_r[j] > 0 and items[j] not in heard
+            ][:n]
             ids = self.catalog.item_ids
             out.append([Candidate(ids[i], s, {self.name: s}) for i, s in picked])
         return out

@@ -36,7 +36,7 @@ def cache_dir() -> Path:
 
 
 def locate(name: str, url: str, required: tuple[str, ...], progress: bool = True) -> Path:
-    """The folder holding dataset ``name``'s raw files: from the mirror, else downloaded from ``url``.
+    """The folder of dataset ``name``'s raw files: from the mirror, else downloaded from ``url``.
 
     ``required`` are file names the folder must hold; a zip download is extracted.
     """
@@ -77,9 +77,10 @@ def _download_into(url: str, folder: Path, progress: bool) -> None:
             response.raise_for_status()
             total = int(response.headers.get("content-length", 0)) or None
             columns = (*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn())
-            with Progress(*columns, disable=not progress, transient=True) as bar, open(
-                target, "wb"
-            ) as out:
+            with (
+                Progress(*columns, disable=not progress, transient=True) as bar,
+                open(target, "wb") as out,
+            ):
                 task = bar.add_task(f"downloading {target.name}", total=total)
                 for chunk in response.iter_bytes():
                     out.write(chunk)
@@ -147,4 +148,3 @@ def prepare(dataset, force: bool = False, progress: bool = True) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
-

@@ -39,8 +39,11 @@ TAGS = FileSpec(
 )
 PLAYS = FileSpec(
     "user_artists.dat",
-    (Column("userID", "user", True), Column("artistID", "artist", True),
-     Column("weight", "plays", True)),
+    (
+        Column("userID", "user", True),
+        Column("artistID", "artist", True),
+        Column("weight", "plays", True),
+    ),
     key=("user", "artist"),
 )
 FRIENDS = FileSpec(
@@ -50,9 +53,14 @@ FRIENDS = FileSpec(
 )
 TAGGINGS = FileSpec(
     "user_taggedartists.dat",
-    (Column("userID", "user", True), Column("artistID", "artist", True),
-     Column("tagID", "tag_id", True), Column("day", "day", True),
-     Column("month", "month", True), Column("year", "year", True)),
+    (
+        Column("userID", "user", True),
+        Column("artistID", "artist", True),
+        Column("tagID", "tag_id", True),
+        Column("day", "day", True),
+        Column("month", "month", True),
+        Column("year", "year", True),
+    ),
     key=("user", "artist", "tag_id"),
 )
 SPECS = (ARTISTS, TAGS, PLAYS, FRIENDS, TAGGINGS)
@@ -97,39 +105,59 @@ class HetRec2011:
             return df
 
         artists, tags, plays, friends, taggings = (read(s) for s in SPECS)
+
         def keep(df, spec, mask, reason):
             df, rows = quarantine_rows(df, mask, spec, reason)
             bad.extend(rows)
             return df
 
         unknown_artist = ~pl.col("artist").is_in(artists["artist"].implode())
-        plays = keep(plays, PLAYS, unknown_artist, pl.format("unknown artistID {}", pl.col("artist")))
-        plays = keep(plays, PLAYS, pl.col("plays") < 0,
-                     pl.format("negative play count {}", pl.col("plays")))
-        taggings = keep(taggings, TAGGINGS, unknown_artist,
-                        pl.format("unknown artistID {}", pl.col("artist")))
-        taggings = keep(taggings, TAGGINGS, ~pl.col("tag_id").is_in(tags["tag_id"].implode()),
-                        pl.format("unknown tagID {}", pl.col("tag_id")))
-        friends = keep(friends, FRIENDS, pl.col("user") == pl.col("friend"),
-                       pl.lit("user is their own friend"))
+        plays = keep(
+            plays, PLAYS, unknown_artist, pl.format("unknown artistID {}", pl.col("artist"))
+        )
+        plays = keep(
+            plays, PLAYS, pl.col("plays") < 0, pl.format("negative play count {}", pl.col("plays"))
+        )
+        taggings = keep(
+            taggings, TAGGINGS, unknown_artist, pl.format("unknown artistID {}", pl.col("artist"))
+        )
+        taggings = keep(
+            taggings,
+            TAGGINGS,
+            ~pl.col("tag_id").is_in(tags["tag_id"].implode()),
+            pl.format("unknown tagID {}", pl.col("tag_id")),
+        )
+        friends = keep(
+            friends, FRIENDS, pl.col("user") == pl.col("friend"), pl.lit("user is their own friend")
+        )
 
         genres = _genre_names(sources["genres"] / "genre.csv")
         items = _items(artists, plays)
         item_tags = _item_tags(taggings, tags, genres)
-        facts = pl.concat([
-            _stat_facts(items),
-            _tag_facts(items, item_tags.filter(pl.col("listeners") >= self.min_tag_listeners),
-                       self.tags_per_item),
-            _colisten_facts(items, plays, self.colisten_per_item, self.min_shared),
-        ])
+        facts = pl.concat(
+            [
+                _stat_facts(items),
+                _tag_facts(
+                    items,
+                    item_tags.filter(pl.col("listeners") >= self.min_tag_listeners),
+                    self.tags_per_item,
+                ),
+                _colisten_facts(items, plays, self.colisten_per_item, self.min_shared),
+            ]
+        )
         users = pl.concat([plays["user"], friends["user"], friends["friend"]]).unique()
         listeners = (
             pl.DataFrame({"user": users})
-            .join(plays.group_by("user").agg(items=pl.len(), plays=pl.col("plays").sum()),
-                  on="user", how="left")
-            .select(listener_id=pl.col("user").cast(pl.String),
-                    items=pl.col("items").fill_null(0).cast(pl.Int64),
-                    plays=pl.col("plays").fill_null(0).cast(pl.Int64))
+            .join(
+                plays.group_by("user").agg(items=pl.len(), plays=pl.col("plays").sum()),
+                on="user",
+                how="left",
+            )
+            .select(
+                listener_id=pl.col("user").cast(pl.String),
+                items=pl.col("items").fill_null(0).cast(pl.Int64),
+                plays=pl.col("plays").fill_null(0).cast(pl.Int64),
+            )
             .sort("listener_id")
         )
         tables = {
@@ -137,11 +165,14 @@ class HetRec2011:
             "facts": facts.sort("item_id", "fact_id"),
             "interactions": plays.select(
                 listener_id=pl.col("user").cast(pl.String),
-                item_id=pl.col("artist").cast(pl.String), plays=pl.col("plays"),
+                item_id=pl.col("artist").cast(pl.String),
+                plays=pl.col("plays"),
             ),
             "listeners": listeners,
-            "social": friends.select(listener_id=pl.col("user").cast(pl.String),
-                                     friend_id=pl.col("friend").cast(pl.String)),
+            "social": friends.select(
+                listener_id=pl.col("user").cast(pl.String),
+                friend_id=pl.col("friend").cast(pl.String),
+            ),
             "item_tags": item_tags,
             "quarantine": quarantine_frame(bad),
         }
@@ -164,7 +195,9 @@ def _items(artists: pl.DataFrame, plays: pl.DataFrame) -> pl.DataFrame:
     return (
         artists.join(stats, on="artist", how="left")
         .select(
-            item_id=pl.col("artist").cast(pl.String), name=pl.col("name"), url=pl.col("url"),
+            item_id=pl.col("artist").cast(pl.String),
+            name=pl.col("name"),
+            url=pl.col("url"),
             listeners=pl.col("listeners").fill_null(0).cast(pl.Int64),
             plays=pl.col("plays").fill_null(0).cast(pl.Int64),
         )
@@ -181,11 +214,15 @@ def _item_tags(taggings: pl.DataFrame, tags: pl.DataFrame, genres: dict[str, str
     return (
         taggings.join(tag_names.select("tag_id", "genre"), on="tag_id")
         .group_by("artist", "genre")
-        .agg(listeners=pl.col("user").n_unique(),
-             first_year=pl.col("year").filter(valid_year).min())
-        .select(item_id=pl.col("artist").cast(pl.String), tag=pl.col("genre"),
-                listeners=pl.col("listeners").cast(pl.Int64),
-                first_year=pl.col("first_year").cast(pl.Int64))
+        .agg(
+            listeners=pl.col("user").n_unique(), first_year=pl.col("year").filter(valid_year).min()
+        )
+        .select(
+            item_id=pl.col("artist").cast(pl.String),
+            tag=pl.col("genre"),
+            listeners=pl.col("listeners").cast(pl.Int64),
+            first_year=pl.col("first_year").cast(pl.Int64),
+        )
         .sort("item_id", pl.col("listeners"), "tag", descending=[False, True, False])
     )
 
@@ -193,8 +230,13 @@ def _item_tags(taggings: pl.DataFrame, tags: pl.DataFrame, genres: dict[str, str
 def _fact_frame(rows: list[tuple[str, str, str, str, dict]]) -> pl.DataFrame:
     return pl.DataFrame(
         [(f, i, k, t, json.dumps(v)) for f, i, k, t, v in rows],
-        schema={"fact_id": pl.String, "item_id": pl.String, "kind": pl.String,
-                "text": pl.String, "values": pl.String},
+        schema={
+            "fact_id": pl.String,
+            "item_id": pl.String,
+            "kind": pl.String,
+            "text": pl.String,
+            "values": pl.String,
+        },
         orient="row",
     )
 
@@ -205,12 +247,17 @@ def _plural(n: int, one: str, many: str) -> str:
 
 def _stat_facts(items: pl.DataFrame) -> pl.DataFrame:
     rows = [
-        (f"{i}:stats", i, "stats",
-         f"{name} has {_plural(n, 'listener', 'listeners')} in this catalog, "
-         f"with {_plural(p, 'play', 'plays')} in all.",
-         {"name": name, "listeners": n, "plays": p})
+        (
+            f"{i}:stats",
+            i,
+            "stats",
+            f"{name} has {_plural(n, 'listener', 'listeners')} in this catalog, "
+            f"with {_plural(p, 'play', 'plays')} in all.",
+            {"name": name, "listeners": n, "plays": p},
+        )
         for i, name, n, p in items.filter(pl.col("listeners") > 0)
-        .select("item_id", "name", "listeners", "plays").iter_rows()
+        .select("item_id", "name", "listeners", "plays")
+        .iter_rows()
     ]
     return _fact_frame(rows)
 
@@ -223,27 +270,45 @@ def _tag_facts(items: pl.DataFrame, item_tags: pl.DataFrame, per_item: int) -> p
         name = names[i]
         slug = tag.replace(" ", "-")
         who = _plural(n, "listener", "listeners")
-        rows.append((f"{i}:tag:{slug}", i, "tag", f"{who} tagged {name} as {tag}.",
-                     {"name": name, "tag": tag, "listeners": n}))
+        rows.append(
+            (
+                f"{i}:tag:{slug}",
+                i,
+                "tag",
+                f"{who} tagged {name} as {tag}.",
+                {"name": name, "tag": tag, "listeners": n},
+            )
+        )
         if year is not None:
-            rows.append((f"{i}:tag-year:{slug}", i, "tag_year",
-                         f"{name} was first tagged {tag} in {year}.",
-                         {"name": name, "tag": tag, "year": year}))
+            rows.append(
+                (
+                    f"{i}:tag-year:{slug}",
+                    i,
+                    "tag_year",
+                    f"{name} was first tagged {tag} in {year}.",
+                    {"name": name, "tag": tag, "year": year},
+                )
+            )
     return _fact_frame(rows)
 
 
 def _colisten_facts(
     items: pl.DataFrame, plays: pl.DataFrame, per_item: int, min_shared: int
 ) -> pl.DataFrame:
-    """"Listeners of A also play B" for each item's most co-listened items."""
+    """ "Listeners of A also play B" for each item's most co-listened items."""
     ids = items["item_id"].to_list()
     names = items["name"].to_list()
     col = {int(i): j for j, i in enumerate(ids)}
     users = plays["user"].unique().sort()
     row = {u: r for r, u in enumerate(users.to_list())}
     x = sp.csr_matrix(
-        (np.ones(plays.height, dtype=np.float32),
-         ([row[u] for u in plays["user"].to_list()], [col[a] for a in plays["artist"].to_list()])),
+        (
+            np.ones(plays.height, dtype=np.float32),
+            (
+                [row[u] for u in plays["user"].to_list()],
+                [col[a] for a in plays["artist"].to_list()],
+            ),
+        ),
         shape=(len(users), len(ids)),
     )
     co = (x.T @ x).tocsr()
@@ -259,8 +324,13 @@ def _colisten_facts(
         for b, n in zip(others[order], counts[order].astype(int), strict=True):
             if n < min_shared:
                 break
-            rows.append((f"{ids[a]}:colisten:{ids[b]}", ids[a], "colisten",
-                         f"{n:,} listeners of {names[a]} also play {names[b]}.",
-                         {"name": names[a], "artist": names[b], "other_item": ids[b],
-                          "shared": int(n)}))
+            rows.append(
+                (
+                    f"{ids[a]}:colisten:{ids[b]}",
+                    ids[a],
+                    "colisten",
+                    f"{n:,} listeners of {names[a]} also play {names[b]}.",
+                    {"name": names[a], "artist": names[b], "other_item": ids[b], "shared": int(n)},
+                )
+            )
     return _fact_frame(rows)

@@ -49,7 +49,7 @@ QUARANTINE_SCHEMA = {"file": pl.String, "line": pl.Int64, "reason": pl.String, "
 
 
 def read_table(path: Path, spec: FileSpec) -> tuple[pl.DataFrame, list[Quarantined]]:
-    """Read ``path`` by ``spec``; return the good rows (plus a ``_line`` column) and the bad ones."""
+    """Read ``path`` by ``spec``: the good rows (with a ``_line`` column) and the bad ones."""
     if not path.is_file():
         raise DataError(f"{path}: file not found (expected {spec.filename})")
     lines = [line.removesuffix(b"\r") for line in path.read_bytes().split(b"\n")]
@@ -74,13 +74,22 @@ def read_table(path: Path, spec: FileSpec) -> tuple[pl.DataFrame, list[Quarantin
         try:
             text = raw.decode(spec.encoding)
         except UnicodeDecodeError as e:
-            bad.append(Quarantined(spec.filename, number, f"not valid {spec.encoding}: {e.reason}",
-                                   raw.decode(spec.encoding, errors="replace")))
+            bad.append(
+                Quarantined(
+                    spec.filename,
+                    number,
+                    f"not valid {spec.encoding}: {e.reason}",
+                    raw.decode(spec.encoding, errors="replace"),
+                )
+            )
             continue
         fields = text.split("\t")
         if len(fields) != len(header):
-            bad.append(Quarantined(spec.filename, number,
-                                   f"expected {len(header)} fields, got {len(fields)}", text))
+            bad.append(
+                Quarantined(
+                    spec.filename, number, f"expected {len(header)} fields, got {len(fields)}", text
+                )
+            )
             continue
         row = []
         reason = None
