@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-MEMBERS = ["linernotes", "linernotes-retrievers", "linernotes-rankers", "linernotes-generators",
-           "linernotes-safety", "linernotes-hello"]
+MEMBERS = [
+    "linernotes",
+    "linernotes-retrievers",
+    "linernotes-rankers",
+    "linernotes-generators",
+    "linernotes-safety",
+    "linernotes-hello",
+]
 
 
 @pytest.mark.slow
@@ -18,14 +24,25 @@ MEMBERS = ["linernotes", "linernotes-retrievers", "linernotes-rankers", "linerno
 def test_each_package_builds_alone(dist, tmp_path):
     uv = os.environ.get("UV") or shutil.which("uv")
     assert uv, "uv is needed to build the workspace packages"
-    subprocess.run([uv, "build", "--package", dist, "-o", str(tmp_path), "-q"], cwd=ROOT,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [uv, "build", "--package", dist, "-o", str(tmp_path), "-q"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     [wheel] = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     module = dist.replace("-", "_")
     assert any(n.startswith(f"{module}/") for n in names)
     if dist == "linernotes":
-        for group in ("config.yaml", "dataset/", "retrievers/", "ranker/", "generator/",
-                      "safety/", "experiment/"):
+        for group in (
+            "config.yaml",
+            "dataset/",
+            "retrievers/",
+            "ranker/",
+            "generator/",
+            "safety/",
+            "experiment/",
+        ):
             assert any(n.startswith(f"linernotes/conf/{group}") for n in names), group
     assert list(tmp_path.glob("*.tar.gz"))

@@ -110,3 +110,62 @@ def test_a_name_with_full_stops_does_not_split_sentences(tmp_path):
         ],
     )
     assert verdict(g, "Try B.B. King: 12 listeners love it [1].", pack).action == "pass"
+
+
+def test_words_quoted_from_a_cited_fact_are_not_names(grounding):
+    pack = FactPack(
+        "r",
+        None,
+        [Item("1", "Rock Artist A")],
+        [],
+        [
+            Fact(
+                "f",
+                "1",
+                "tag",
+                "3 listeners tagged Rock Artist A as jazz artist b.",
+                {"name": "Rock Artist A", "tag": "jazz artist b", "listeners": 3},
+            )
+        ],
+    )
+    assert (
+        verdict(grounding, "Rock Artist A carries the jazz artist b tag [1].", pack).action
+        == "pass"
+    )
+    v = verdict(grounding, "Rock Artist A is like Jazz Artist B.", pack)
+    assert "unsupported name 'Jazz Artist B'" in v.reasons
+
+
+def test_a_name_made_of_a_quoted_tag_and_function_words_is_not_a_name(tmp_path):
+    from linernotes.catalog import Catalog
+    from linernotes.datasets.hetrec import HetRec2011
+    from linernotes.testing import write_tiny_dataset
+
+    sources = write_tiny_dataset(tmp_path / "raw")
+    artists = sources["lastfm"] / "artists.dat"
+    artists.write_text(artists.read_text().replace("Jazz Artist A", "The K"))
+    (tmp_path / "bundle").mkdir()
+    HetRec2011().build(sources, tmp_path / "bundle")
+    g = Grounding()
+    g.fit(Catalog(tmp_path / "bundle"))
+    pack = FactPack(
+        "r",
+        None,
+        [Item("1", "Rock Artist A")],
+        [],
+        [
+            Fact(
+                "f",
+                "1",
+                "tag_year",
+                "Rock Artist A was first tagged k-pop in 2010.",
+                {"name": "Rock Artist A", "tag": "k-pop", "year": 2010},
+            )
+        ],
+    )
+    assert (
+        verdict(g, "For Rock Artist A, the k-pop tag goes back to 2010 [1].", pack).action == "pass"
+    )
+    assert verdict(g, "Rock Artist A opened for The K in 2010 [1].", pack).reasons == [
+        "unsupported name 'The K'"
+    ]

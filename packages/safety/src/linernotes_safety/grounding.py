@@ -8,7 +8,15 @@ from typing import ClassVar
 
 from linernotes import Draft, FactPack, Verdict
 from linernotes.catalog import Catalog
-from linernotes.text import NameMatcher, name_key, numbers, sentences
+from linernotes.text import (
+    FUNCTION_WORDS,
+    NameMatch,
+    NameMatcher,
+    name_key,
+    numbers,
+    sentences,
+    tokens,
+)
 
 _CITE = re.compile(r"\[(\d+)\]")
 
@@ -19,7 +27,8 @@ class Grounding:
     - Citations: every ``[n]`` must point to a fact of the pack (and, with
       ``require_citations``, a story must cite at least one).
     - Names: every catalog artist named (matched against all catalog names,
-      ignoring case and accents) must be a pick or in the listener's history.
+      ignoring case and accents) must be a pick or in the listener's history;
+      words quoted from a cited fact's values (a tag such as "k-pop") are no name.
     - Numbers: every number (outside a name such as "Blink-182") must be a value
       of a fact cited in the same sentence.
     """
@@ -55,21 +64,47 @@ class Grounding:
         allowed = {name_key(n) for n in pack.allowed_names()}
         bare_text = _CITE.sub(lambda m: " " * len(m.group()), text)
         names = self.matcher.find(bare_text)
-        for match in names:
-            if name_key(match.name) not in allowed:
-                flag(f"unsupported name {match.name!r}", match.start, match.end)
         # a name's own full stop ("T.I.", "Harry Connick, Jr.") does not end a sentence
         name_spans = [(m.start, m.end + (text[m.end : m.end + 1] == ".")) for m in names]
         for sentence, offset in sentences(text, keep=name_spans):
-            cited = [pack.fact(int(n)) for n in _CITE.findall(sentence)]
-            supported = {v for f in cited if f is not None for v in _numbers_of(f.values)}
-            bare = bare_text[offset : offset + len(sentence)]
-            for value, start, end in numbers(bare):
-                a, b = offset + start, offset + end
+            cited = [f for n in _CITE.findall(sentence) if (f := pack.fact(int(n))) is not None]
+            end = offset + len(sentence)
+            # words quoted from a cited fact ("the k-pop tag") are not artist names
+            quoted = [
+                (offset + m.start(), offset + m.end())
+                for f in cited
+                for v in f.values.values()
+                if isinstance(v, str) and v.strip()
+                for m in re.finditer(re.escape(v), sentence, re.IGNORECASE)
+            ]
+            for match in names:
+                inside = offset <= match.start < end
+                if (
+                    inside
+                    and name_key(match.name) not in allowed
+                    and not _quoted(text, match, quoted)
+                ):
+                    flag(f"unsupported name {match.name!r}", match.start, match.end)
+            supported = {v for f in cited for v in _numbers_of(f.values)}
+            bare = bare_text[offset:end]
+            for value, start, stop in numbers(bare):
+                a, b = offset + start, offset + stop
                 in_name = any(s <= a and b <= e for s, e in name_spans)
                 if not in_name and value not in supported:
-                    flag(f"unsupported number {bare[start:end]}", a, b)
+                    flag(f"unsupported number {bare[start:stop]}", a, b)
         return Verdict(self.name, "block" if reasons else "pass", reasons, spans)
+
+
+def _quoted(text: str, match: NameMatch, quoted: list[tuple[int, int]]) -> bool:
+    """Whether a name match is words of a cited fact plus function words ("the k-pop")."""
+    if not any(a < match.end and match.start < b for a, b in quoted):
+        return False
+    rest = [
+        t
+        for t, s, e in tokens(text[match.start : match.end])
+        if not any(a <= match.start + s and match.start + e <= b for a, b in quoted)
+    ]
+    return all(t in FUNCTION_WORDS for t in rest)
 
 
 def _numbers_of(values: dict) -> set[float]:
