@@ -61,8 +61,6 @@ class Catalog:
         self.path = Path(path)
         manifest = self.path / "manifest.json"
         self.manifest = json.loads(manifest.read_text()) if manifest.is_file() else {}
-        self.name: str = self.manifest.get("dataset", self.path.name)
-        self.version: str = self.manifest.get("key", "")
         tables = {}
         for table, schema in SCHEMA.items():
             file = self.path / f"{table}.parquet"
@@ -79,6 +77,23 @@ class Catalog:
                     "run `linernotes data prepare --force`"
                 )
             tables[table] = df
+        self._setup(
+            tables, self.manifest.get("dataset", self.path.name), self.manifest.get("key", "")
+        )
+
+    @classmethod
+    def from_tables(cls, tables: dict[str, pl.DataFrame], name: str, version: str) -> Catalog:
+        """A catalog held in memory (for example a training view without held-out plays)."""
+        catalog = cls.__new__(cls)
+        catalog.path = Path(".")
+        catalog.manifest = {"dataset": name, "key": version}
+        catalog._setup(tables, name, version)
+        return catalog
+
+    def _setup(self, tables: dict[str, pl.DataFrame], name: str, version: str) -> None:
+        self.name = name
+        self.version = version
+        self.tables = tables
         self.items: pl.DataFrame = tables["items"]
         self.facts: pl.DataFrame = tables["facts"]
         self.interactions: pl.DataFrame = tables["interactions"]

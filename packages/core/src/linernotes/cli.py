@@ -20,8 +20,12 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the composed configuration.", no_args_is_help=True)
 data_app = typer.Typer(help="Prepare and inspect datasets.", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Offline evaluation on the seeded holdout split (linernotes.split).", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
+app.add_typer(eval_app, name="eval")
 
 Overrides = Annotated[
     list[str] | None,
