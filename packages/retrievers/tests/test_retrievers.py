@@ -1,11 +1,18 @@
 import pytest
 from linernotes import Context, Listener, Request
 from linernotes.testing import RetrieverContract
-from linernotes_retrievers import CoListening, Popular
+from linernotes_retrievers import (
+    CoListening,
+    ContextRetriever,
+    EmbeddingRetriever,
+    Popular,
+    Social,
+    TagRetriever,
+)
 
 
 class TestCoListeningContract(RetrieverContract):
-    @pytest.fixture(params=["count", "log", "bm25"])
+    @pytest.fixture(params=["count", "log", "bm25", "tfidf"])
     def component(self, request):
         return CoListening(weighting=request.param, neighbours=10)
 
@@ -16,31 +23,78 @@ class TestPopularContract(RetrieverContract):
         return Popular()
 
 
+class TestTagRetrieverContract(RetrieverContract):
+    @pytest.fixture
+    def component(self):
+        return TagRetriever(profile_tags=3)
+
+
+class TestEmbeddingRetrieverContract(RetrieverContract):
+    @pytest.fixture(params=["exact", "usearch"])
+    def component(self, request):
+        return EmbeddingRetriever(index=request.param)
+
+
+class TestSocialContract(RetrieverContract):
+    @pytest.fixture
+    def component(self):
+        return Social()
+
+
+class TestContextRetrieverContract(RetrieverContract):
+    @pytest.fixture
+    def component(self):
+        return ContextRetriever(neighbours=10)
+
+
 def genre_of(catalog, item_id):
-    return catalog.item(item_id).name.split(" Artist")[0]
+    return catalog.item(item_id).name.split(" Artist")[0].lower()
+
+
+def main_genre(catalog, history):
+    genres = [genre_of(catalog, i) for i in history]
+    return max(set(genres), key=genres.count)
 
 
 @pytest.fixture(scope="module")
-def colisten(tmp_path_factory):
+def catalog(tmp_path_factory):
     from linernotes.testing import tiny_catalog
 
-    catalog = tiny_catalog(tmp_path_factory.mktemp("tiny"))
+    return tiny_catalog(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def colisten(catalog):
     retriever = CoListening(neighbours=10)
     retriever.fit(catalog)
     return retriever, catalog
 
 
-def test_colistening_finds_the_listeners_own_genre(colisten):
-    retriever, catalog = colisten
+def fitted(cls, catalog, **params):
+    retriever = cls(**params)
+    retriever.fit(catalog)
+    return retriever
+
+
+def own_genre_share(retriever, catalog, n=3):
     hits = total = 0
     for lid in catalog.listener_ids:
         history = catalog.history(lid)
-        genres = [genre_of(catalog, i) for i in history]
-        main = max(set(genres), key=genres.count)
-        [cands] = retriever.retrieve([Request(Listener(lid, history))], 3)
-        hits += sum(genre_of(catalog, c.item_id) == main for c in cands)
+        [cands] = retriever.retrieve([Request(Listener(lid, history))], n)
+        hits += sum(genre_of(catalog, c.item_id) == main_genre(catalog, history) for c in cands)
         total += len(cands)
-    assert total and hits / total > 0.8
+    return hits / total if total else 0.0
+
+
+def test_colistening_finds_the_listeners_own_genre(colisten):
+    retriever, catalog = colisten
+    assert own_genre_share(retriever, catalog) > 0.8
+
+
+@pytest.mark.parametrize("weighting", ["log", "tfidf"])
+def test_every_weighting_finds_the_listeners_own_genre(catalog, weighting):
+    retriever = fitted(CoListening, catalog, weighting=weighting, neighbours=10)
+    assert own_genre_share(retriever, catalog) > 0.8
 
 
 def test_the_similarity_is_sparse_and_pruned(colisten):
@@ -59,11 +113,27 @@ def test_a_seed_steers_a_cold_start(colisten):
     assert all(genre_of(catalog, c.item_id) == genre_of(catalog, seed) for c in cands[:3])
 
 
-def test_bad_parameters_are_refused():
-    with pytest.raises(ValueError, match="weighting must be one of count, log, bm25"):
-        CoListening(weighting="tfidf")
-    with pytest.raises(ValueError, match="neighbours"):
-        CoListening(neighbours=0)
+@pytest.mark.parametrize(
+    "cls,params,message",
+    [
+        (CoListening, {"weighting": "nope"}, "weighting must be one of count, log, bm25, tfidf"),
+        (CoListening, {"neighbours": 0}, "neighbours"),
+        (TagRetriever, {"profile_tags": 0}, "profile_tags must be at least 1"),
+        (TagRetriever, {"context_weight": -1}, "context_weight must not be negative"),
+        (EmbeddingRetriever, {"index": "faiss"}, "index must be one of exact, usearch"),
+        (Social, {"overlap_weight": -1}, "overlap_weight must not be negative"),
+        (ContextRetriever, {"popularity_weight": -1}, "popularity_weight must not be negative"),
+    ],
+)
+def test_bad_parameters_are_refused(cls, params, message):
+    with pytest.raises(ValueError, match=message):
+        cls(**params)
+
+
+@pytest.mark.parametrize("cls", [CoListening, Popular, TagRetriever, Social, ContextRetriever])
+def test_retrieving_before_fitting_says_so(cls):
+    with pytest.raises(RuntimeError, match="call fit"):
+        cls().retrieve([Request(Listener("1", {"1": 1.0}))], 5)
 
 
 def test_popular_skips_what_the_listener_plays(colisten):
@@ -75,3 +145,84 @@ def test_popular_skips_what_the_listener_plays(colisten):
     assert top not in {c.item_id for c in cands} and len(cands) == 5
     scores = [c.score for c in cands]
     assert scores == sorted(scores, reverse=True) and scores[0] <= 1.0
+
+
+# -- tags ----------------------------------------------------------------------------------
+def test_tags_find_the_listeners_own_genre(catalog):
+    assert own_genre_share(fitted(TagRetriever, catalog), catalog) > 0.8
+
+
+def test_a_mood_alone_reaches_the_tags_the_lexicon_names(catalog):
+    tags = fitted(TagRetriever, catalog)
+    [cands] = tags.retrieve([Request(Listener(), Context(mood="calm"))], 5)
+    assert len(cands) == 5 and {genre_of(catalog, c.item_id) for c in cands} == {"ambient"}
+
+
+def test_a_genre_named_in_the_context_counts_as_a_tag(catalog):
+    tags = fitted(TagRetriever, catalog)
+    [cands] = tags.retrieve([Request(Listener(), Context(activity="Hip-Hop at the gym"))], 5)
+    assert {genre_of(catalog, c.item_id) for c in cands} == {"hip hop"}
+
+
+def test_the_context_weight_shifts_a_listener_towards_the_context(catalog):
+    lid = next(i for i in catalog.listener_ids if main_genre(catalog, catalog.history(i)) == "rock")
+    request = Request(Listener(lid, catalog.history(lid)), Context(mood="calm"))
+    weak = fitted(TagRetriever, catalog, context_weight=0.0).retrieve([request], 3)[0]
+    strong = fitted(TagRetriever, catalog, context_weight=10.0).retrieve([request], 3)[0]
+    assert {genre_of(catalog, c.item_id) for c in weak} == {"rock"}
+    assert {genre_of(catalog, c.item_id) for c in strong} == {"ambient"}
+
+
+# -- social --------------------------------------------------------------------------------
+def test_social_proposes_only_what_friends_play(catalog):
+    social = fitted(Social, catalog)
+    for lid in catalog.listener_ids[:10]:
+        history = catalog.history(lid)
+        friends_items = {i for f in catalog.friends(lid) for i in catalog.history(f)}
+        [cands] = social.retrieve([Request(Listener(lid, history))], 50)
+        assert {c.item_id for c in cands} == friends_items - set(history)
+        scores = [c.score for c in cands]
+        assert scores == sorted(scores, reverse=True)
+        assert all(set(c.sources) == {"social"} for c in cands)
+
+
+def test_social_needs_a_known_listener(catalog):
+    social = fitted(Social, catalog)
+    anonymous = Request(Listener(None, catalog.history(catalog.listener_ids[0])))
+    assert social.retrieve([anonymous], 10) == [[]]
+
+
+def test_friends_who_share_taste_count_more(catalog):
+    lid = next(i for i in catalog.listener_ids if len(catalog.friends(i)) >= 2)
+    request = Request(Listener(lid, catalog.history(lid)))
+    plain = fitted(Social, catalog, overlap_weight=0.0).retrieve([request], 50)[0]
+    overlap = fitted(Social, catalog, overlap_weight=5.0).retrieve([request], 50)[0]
+    assert {c.item_id for c in plain} == {c.item_id for c in overlap}
+    assert [c.score for c in plain] != [c.score for c in overlap]
+
+
+# -- context -------------------------------------------------------------------------------
+def test_a_cold_start_gets_popular_artists_that_fit_the_context(catalog):
+    context = fitted(ContextRetriever, catalog, neighbours=10)
+    [cands] = context.retrieve([Request(Listener(), Context(mood="calm"))], 8)
+    assert cands and {genre_of(catalog, c.item_id) for c in cands} == {"ambient"}
+    plays = [catalog.item(c.item_id).listeners for c in cands]
+    assert plays[0] >= plays[-1]
+
+
+def test_a_seed_gets_its_neighbours_whatever_the_history(catalog):
+    context = fitted(ContextRetriever, catalog, neighbours=10)
+    rock = next(i for i in catalog.item_ids if genre_of(catalog, i) == "rock")
+    jazz_fan = next(
+        i for i in catalog.listener_ids if main_genre(catalog, catalog.history(i)) == "jazz"
+    )
+    request = Request(Listener(jazz_fan, catalog.history(jazz_fan)), Context(seed=rock))
+    [cands] = context.retrieve([request], 3)
+    assert cands and all(genre_of(catalog, c.item_id) == "rock" for c in cands)
+    assert rock not in {c.item_id for c in cands}
+
+
+def test_no_context_no_candidates(catalog):
+    context = fitted(ContextRetriever, catalog)
+    lid = catalog.listener_ids[0]
+    assert context.retrieve([Request(Listener(lid, catalog.history(lid)))], 5) == [[]]

@@ -10,15 +10,16 @@ import scipy.sparse as sp
 from linernotes import Candidate, Request
 from linernotes.catalog import Catalog
 
-WEIGHTINGS = ("count", "log", "bm25")
+WEIGHTINGS = ("count", "log", "bm25", "tfidf")
 
 
 class CoListening:
     """Sparse item-item cosine similarity over weighted listener x artist play counts.
 
     ``weighting`` turns play counts into weights: ``count`` (raw), ``log``
-    (log1p) or ``bm25`` (saturated counts, damped for heavy listeners and
-    popular artists, as in implicit's ``bm25_weight``). Each artist keeps its
+    (log1p), ``bm25`` (saturated counts, damped for heavy listeners and
+    popular artists, as in implicit's ``bm25_weight``) or ``tfidf`` (log1p
+    counts times the artist's inverse listener frequency). Each artist keeps its
     ``neighbours`` most similar artists; ``shrink`` damps pairs with little
     evidence. A listener's score for an artist is the similarity-weighted sum
     over their history (log plays); a seed artist weighs as much as the history.
@@ -59,14 +60,15 @@ class CoListening:
 
     def _weights(self, x: sp.csr_matrix) -> sp.csr_matrix:
         x = x.tocoo()
+        df = np.bincount(x.col, minlength=x.shape[1])
+        idf = np.log(x.shape[0]) - np.log1p(df)
         if self.weighting == "count":
             data = x.data
         elif self.weighting == "log":
             data = np.log1p(x.data)
+        elif self.weighting == "tfidf":
+            data = np.log1p(x.data) * np.maximum(idf[x.col], 0)
         else:
-            n_listeners = x.shape[0]
-            df = np.bincount(x.col, minlength=x.shape[1])
-            idf = np.log(n_listeners) - np.log1p(df)
             length = np.bincount(x.row, weights=x.data, minlength=x.shape[0])
             norm = (1 - self.b) + self.b * length / length[length > 0].mean()
             data = x.data * (self.k1 + 1) / (self.k1 * norm[x.row] + x.data) * idf[x.col]

@@ -19,7 +19,7 @@ class Popular:
     name: ClassVar[str] = "popular"
 
     def __init__(self):
-        self.order: list[tuple[str, float]] = []
+        self.order: list[tuple[str, float]] | None = None
 
     def fit(self, catalog: Catalog) -> None:
         pop = np.log1p(catalog.popularity.astype(float))
@@ -28,6 +28,8 @@ class Popular:
         self.order = [(catalog.item_ids[i], float(scores[i])) for i in ranked if pop[i] > 0]
 
     def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
+        if self.order is None:
+            raise RuntimeError("call fit(catalog) before retrieve()")
         out = []
         for req in requests:
             heard = req.listener.history

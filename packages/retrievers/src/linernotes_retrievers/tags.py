@@ -1,0 +1,95 @@
+"""Tag / lexical retrieval: BM25 over each artist's screened tag document."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from linernotes import Candidate, Request
+from linernotes.catalog import Catalog
+
+from .lexicon import ItemTags, Lexicon, heard, top_new
+
+
+class TagRetriever:
+    """BM25 (``bm25s``) over tag documents: each artist's screened tags, each tag
+    repeated once per listener who applied it (BM25 saturates the counts).
+
+    The query is the listener's ``profile_tags`` top tags (weights sum to 1)
+    plus the context's words mapped to tags through the lexicon (weights sum
+    to ``context_weight``), and a seed artist's own tags (weights sum to 1).
+    """
+
+    name: ClassVar[str] = "tags"
+
+    def __init__(
+        self,
+        profile_tags: int = 20,
+        context_weight: float = 1.0,
+        k1: float = 1.2,
+        b: float = 0.3,
+        lexicon: str | None = None,
+    ):
+        if profile_tags < 1:
+            raise ValueError(f"profile_tags must be at least 1, got {profile_tags}")
+        if context_weight < 0:
+            raise ValueError(f"context_weight must not be negative, got {context_weight}")
+        self.profile_tags = profile_tags
+        self.context_weight = context_weight
+        self.k1 = k1
+        self.b = b
+        self.lexicon = lexicon
+        self.scores: sp.csr_matrix | None = None
+
+    def fit(self, catalog: Catalog) -> None:
+        import bm25s
+
+        self.catalog = catalog
+        self.words = Lexicon(self.lexicon)
+        self.item_tags = ItemTags(catalog)
+        counts = self.item_tags.counts.tocsr()
+        tokens = [t.replace(" ", "_") for t in self.item_tags.tags]
+        docs = []
+        for r in range(counts.shape[0]):
+            lo, hi = counts.indptr[r], counts.indptr[r + 1]
+            docs.append(
+                [
+                    tokens[t]
+                    for t, c in zip(counts.indices[lo:hi], counts.data[lo:hi], strict=True)
+                    for _ in range(int(c))
+                ]
+            )
+        bm25 = bm25s.BM25(k1=self.k1, b=self.b)
+        bm25.index(docs, show_progress=False)
+        # one row of BM25 scores per tag, so a weighted query is one sparse product
+        self.scores = sp.csr_matrix(np.vstack([bm25.get_scores([t]) for t in tokens]))
+
+    def query(self, request: Request) -> np.ndarray:
+        """The request's tag weights, aligned with the catalog's tag list."""
+        index = self.catalog.item_index
+        tags = self.item_tags
+        q = tags.vector(tags.profile(request.listener.history, index, self.profile_tags))
+        context = tags.vector(self.words.tags(request.context.words()))
+        if context.sum() > 0:
+            q += self.context_weight * context / context.sum()
+        seed = request.context.seed
+        if seed in index:
+            own = tags.shares[index[seed]].toarray().ravel()
+            q += own / own.sum() if own.sum() > 0 else 0
+        return q
+
+    def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
+        if self.scores is None:
+            raise RuntimeError("call fit(catalog) before retrieve()")
+        if not requests:
+            return []
+        index, ids = self.catalog.item_index, self.catalog.item_ids
+        queries = sp.csr_matrix(np.vstack([self.query(r) for r in requests]))
+        scores = (queries @ self.scores).toarray()
+        out = []
+        for r, req in enumerate(requests):
+            picked = top_new(scores[r], n, heard(req, index), ids)
+            out.append([Candidate(i, s, {self.name: s}) for i, s in picked])
+        return out
