@@ -1,10 +1,16 @@
-"""Entry point of linernotes-rankers: registers its rankers."""
+"""Entry point of linernotes-rankers: registers its rankers and re-rankers."""
 
 from linernotes import hookimpl
 
+from .blend import LearnedBlend
+from .ease import EASE
+from .itemknn import ItemKNN
 from .popcolisten import PopularityCoListening
+from .popularity import Popularity
+from .rerank import MMR, Blocklist
 
 
 @hookimpl
 def register_rankers(register):
-    register(PopularityCoListening)
+    for ranker in (PopularityCoListening, Popularity, ItemKNN, EASE, LearnedBlend, MMR, Blocklist):
+        register(ranker)

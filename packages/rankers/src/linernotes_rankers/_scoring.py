@@ -1,0 +1,103 @@
+"""Shared pieces of the scoring rankers: weighted matrices, history rows, ordering, caching."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from linernotes import Candidate, Request
+from linernotes.catalog import Catalog
+
+WEIGHTINGS = ("binary", "log", "bm25")
+
+
+def weighted(plays: sp.csr_matrix, weighting: str, k1: float = 1.2, b: float = 0.75):
+    """Listener x item play counts turned into weights: ``binary``, ``log`` (log1p) or ``bm25``."""
+    x = plays.tocoo()
+    if weighting == "binary":
+        data = np.ones_like(x.data, dtype=np.float64)
+    elif weighting == "log":
+        data = np.log1p(x.data.astype(np.float64))
+    elif weighting == "bm25":
+        df = np.bincount(x.col, minlength=x.shape[1])
+        idf = np.log(x.shape[0]) - np.log1p(df)
+        length = np.bincount(x.row, minlength=x.shape[0]).astype(np.float64)
+        norm = (1 - b) + b * length / max(length[length > 0].mean(), 1.0)
+        data = (k1 + 1) / (k1 * norm[x.row] + 1) * np.maximum(idf[x.col], 0.0)
+    else:
+        raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
+    return sp.csr_matrix((data, (x.row, x.col)), shape=x.shape)
+
+
+def history_rows(
+    requests: Sequence[Request],
+    index: dict[str, int],
+    n: int,
+    weights: Sequence[dict[str, float]] | None = None,
+) -> sp.csr_matrix:
+    """A requests x items matrix of each request's history: 1 per item, or its ``weights``."""
+    rows, cols, data = [], [], []
+    for r, req in enumerate(requests):
+        for item in req.listener.history:
+            if item in index:
+                rows.append(r)
+                cols.append(index[item])
+                data.append(1.0 if weights is None else weights[r].get(item, 0.0))
+    return sp.csr_matrix((data, (rows, cols)), shape=(len(requests), n))
+
+
+def pairs(candidates: Sequence[list[Candidate]], index: dict[str, int]):
+    """Flattened (request row, item column) of every candidate; unknown items get column -1."""
+    rows = np.repeat(np.arange(len(candidates)), [len(c) for c in candidates])
+    cols = np.array([index.get(c.item_id, -1) for cs in candidates for c in cs], dtype=np.int64)
+    return rows, cols
+
+
+def ordered(candidates: Sequence[list[Candidate]], scores: np.ndarray) -> list[list[Candidate]]:
+    """Each request's candidates with the flat ``scores``, best first (ties: smaller id first)."""
+    out, start = [], 0
+    for cands in candidates:
+        part = scores[start : start + len(cands)]
+        start += len(cands)
+        scored = [
+            Candidate(c.item_id, float(s), dict(c.sources))
+            for c, s in zip(cands, part, strict=True)
+        ]
+        scored.sort(key=lambda c: (-c.score, c.item_id))
+        out.append(scored)
+    return out
+
+
+def log_popularity(catalog: Catalog) -> np.ndarray:
+    """log(1 + listeners) per item, divided by the largest, in [0, 1]."""
+    pop = np.log1p(catalog.popularity.astype(np.float64))
+    return pop / pop.max() if pop.max() > 0 else pop
+
+
+def cached(kind: str, catalog: Catalog, params: dict, fit):
+    """``fit()``'s result, stored on disk under the cache dir, keyed by catalog version and params.
+
+    Only a catalog with a version (a prepared bundle or a holdout view of one) is cached.
+    """
+    if not catalog.version:
+        return fit()
+    from linernotes.datasets import cache_dir
+
+    key = json.dumps([kind, catalog.name, catalog.version, params], sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    path = Path(cache_dir()) / "rankers" / f"{kind}-{digest}.pkl"
+    if path.is_file():
+        with path.open("rb") as f:
+            return pickle.load(f)
+    state = fit()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+    return state

@@ -1,0 +1,351 @@
+"""A learned blend of the candidates' features: a linear ranker or LightGBM lambdarank."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from linernotes import Candidate, Request
+from linernotes.catalog import Catalog
+
+from ._scoring import cached, history_rows, log_popularity, ordered, pairs
+from .ease import EASE
+from .itemknn import ItemKNN
+from .popularity import Popularity
+
+MODELS = ("linear", "lambdarank")
+RETRIEVERS = {"colisten": 500, "tags": 200, "social": 100, "context": 100}
+EASE_PARAMS = {"l2": 100.0, "min_support": 2}
+ITEMKNN_PARAMS = {"neighbours": 100, "shrink": 10.0, "weighting": "bm25"}
+
+
+class LearnedBlend:
+    """Learns how to weigh every signal a candidate carries.
+
+    Features of a candidate: the score of each retriever that proposed it
+    (``Candidate.sources``, scaled by the request's best; every source seen in
+    training becomes a feature), how many proposed it, EASE scores of the
+    binary and of the play-weighted history and item-kNN scores (raw, scaled
+    and as a rank in the request), log popularity, plays per listener,
+    popularity within the context's tags, the cosine of its tags with the
+    listener's history, how many of the listener's friends play it, and the
+    history's size.
+
+    ``model`` is ``linear`` (weights found by coordinate ascent on NDCG@10,
+    Metzler & Croft 2007, over standardised features) or ``lambdarank``
+    (LightGBM gradient-boosted trees: ``trees``, ``learning_rate``, ``leaves``,
+    ``min_child_samples``).
+
+    Training needs no labels from outside: ``fit`` splits the catalog it is
+    given with :func:`linernotes.split.holdout_split` (``seed``; a
+    ``holdout_fraction`` of the artists of a ``training_share`` of the
+    listeners held out), fits the base models and the named ``retrievers``
+    (name -> quota, default parameters) on that split's training view, and
+    learns to put the held-out artists first among up to ``candidates``
+    candidates. The base models are then refitted on the whole catalog. Fitted
+    on a holdout's training view, it never sees that holdout's held-out items.
+    With ``cache``, the trained model is kept on disk, keyed by the catalog
+    version and the parameters.
+    """
+
+    name: ClassVar[str] = "blend"
+
+    def __init__(
+        self,
+        retrievers: dict[str, int] | None = None,
+        candidates: int = 500,
+        ease: dict[str, Any] | None = None,
+        itemknn: dict[str, Any] | None = None,
+        model: str = "linear",
+        trees: int = 300,
+        learning_rate: float = 0.05,
+        leaves: int = 31,
+        min_child_samples: int = 100,
+        training_share: float = 0.5,
+        holdout_fraction: float = 0.1,
+        seed: int = 0,
+        cache: bool = True,
+    ):
+        if model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+        if not 0 < training_share <= 1:
+            raise ValueError(f"training_share must be in (0, 1], got {training_share}")
+        if not 0 < holdout_fraction < 1:
+            raise ValueError(f"holdout_fraction must be in (0, 1), got {holdout_fraction}")
+        if trees < 1 or candidates < 1:
+            raise ValueError("trees and candidates must be at least 1")
+        self.retrievers = dict(RETRIEVERS if retrievers is None else retrievers)
+        self.candidates = candidates
+        self.ease_params = dict(EASE_PARAMS if ease is None else ease)
+        self.itemknn_params = dict(ITEMKNN_PARAMS if itemknn is None else itemknn)
+        self.model = model
+        self.trees = trees
+        self.learning_rate = learning_rate
+        self.leaves = leaves
+        self.min_child_samples = min_child_samples
+        self.training_share = training_share
+        self.holdout_fraction = holdout_fraction
+        self.seed = seed
+        self.cache = cache
+        self.scorer = None
+        self.fit_stats: dict[str, float] = {}
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, catalog: Catalog) -> None:
+        params = {
+            "retrievers": self.retrievers, "candidates": self.candidates,
+            "ease": self.ease_params, "itemknn": self.itemknn_params, "model": self.model,
+            "trees": self.trees, "learning_rate": self.learning_rate, "leaves": self.leaves,
+            "min_child_samples": self.min_child_samples,
+            "training_share": self.training_share, "holdout_fraction": self.holdout_fraction,
+            "seed": self.seed,
+        }  # fmt: skip
+        if self.cache:
+            self.scorer, self.sources, stats = cached(
+                "blend", catalog, params, lambda: self._train(catalog)
+            )
+        else:
+            self.scorer, self.sources, stats = self._train(catalog)
+        self._fit_features(catalog, cache=self.cache)
+        self.fit_stats = {**stats, "ease_items": self.ease.fit_stats.get("items", 0)}
+
+    def _train(self, catalog: Catalog):
+        from linernotes.pipeline import Pipeline
+        from linernotes.registry import get_registry
+        from linernotes.split import holdout_split
+
+        inner = holdout_split(
+            catalog,
+            seed=self.seed,
+            fraction=self.holdout_fraction,
+            validation_share=self.training_share,
+        )
+        reg = get_registry()
+        retrievers = {n: (reg.create("retriever", n), q) for n, q in self.retrievers.items()}
+        for r, _ in retrievers.values():
+            r.fit(inner.train)
+        requests = inner.requests("validation")
+        truth = inner.truth("validation")
+        pipe = Pipeline(
+            inner.train, retrievers, None, None, None, {}, None, candidates=self.candidates
+        )
+        candidates = pipe._retrieve(requests)
+        keep = [
+            n
+            for n, (r, cs) in enumerate(zip(requests, candidates, strict=True))
+            if any(c.item_id in truth[r.listener.id] for c in cs)
+        ]
+        requests = [requests[n] for n in keep]
+        candidates = [candidates[n] for n in keep]
+        self.sources = sorted(self.retrievers)
+        self._fit_features(inner.train, cache=False)
+        x = self.features(requests, candidates)
+        y = np.array(
+            [c.item_id in truth[r.listener.id] for r, cs in zip(requests, candidates, strict=True)
+             for c in cs],
+            dtype=np.float64,
+        )  # fmt: skip
+        sizes = [len(c) for c in candidates]
+        relevant = [len(truth[r.listener.id]) for r in requests]
+        if self.model == "linear":
+            scorer = Linear.train(x, y, sizes, relevant)
+        else:
+            scorer = self._boost(x, y, sizes)
+        stats = {"training_listeners": len(requests), "training_rows": len(y)}
+        return scorer, self.sources, stats
+
+    def _boost(self, x: np.ndarray, y: np.ndarray, sizes: list[int]):
+        import lightgbm as lgb
+
+        params = {
+            "objective": "lambdarank",
+            "lambdarank_truncation_level": 20,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.leaves,
+            "min_child_samples": self.min_child_samples,
+            "seed": self.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": 2,
+            "verbose": -1,
+        }
+        data = lgb.Dataset(x, y, group=sizes, feature_name=self.columns())
+        return lgb.train(params, data, num_boost_round=self.trees)
+
+    def _fit_features(self, catalog: Catalog, cache: bool) -> None:
+        from linernotes.evaluation.ranking import tag_vectors
+
+        self.catalog = catalog
+        self.ease = EASE(**{**self.ease_params, "cache": cache})
+        self.itemknn = ItemKNN(**self.itemknn_params)
+        self.popularity = Popularity(within_tags=True)
+        for model in (self.ease, self.itemknn, self.popularity):
+            model.fit(catalog)
+        self.pop = log_popularity(catalog)
+        listeners = np.maximum(catalog.popularity, 1)
+        self.engagement = np.log1p(np.asarray(catalog.plays_matrix.sum(axis=0)).ravel() / listeners)
+        vectors = tag_vectors(catalog)
+        width = len(next(iter(vectors.values()))) if vectors else 0
+        self.tags = np.zeros((len(catalog.item_ids), width), dtype=np.float32)
+        for item, v in vectors.items():
+            self.tags[catalog.item_index[item]] = v
+        x = catalog.plays_matrix.copy()
+        x.data[:] = 1
+        self.listened = x.tocsr()
+
+    # -- features ----------------------------------------------------------------------------
+    def columns(self) -> list[str]:
+        """Feature names, in column order."""
+        return [
+            *(f"source_{s}" for s in self.sources),
+            "sources",
+            "ease", "ease_scaled", "ease_rank",
+            "itemknn", "itemknn_scaled", "itemknn_rank",
+            "ease_plays", "ease_plays_scaled",
+            "popularity", "plays_per_listener", "popularity_in_context",
+            "tag_match", "friends", "friends_share", "history",
+        ]  # fmt: skip
+
+    def features(self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]):
+        """The feature matrix, one row per candidate (requests in order, candidates in order)."""
+        index = self.catalog.item_index
+        rows, cols = pairs(candidates, index)
+        flat = [c for cs in candidates for c in cs]
+        known = cols >= 0
+        safe = np.maximum(cols, 0)
+        out = [_scaled(rows, np.array([c.sources.get(s, 0.0) for c in flat])) for s in self.sources]
+        out.append(np.array([len(c.sources) for c in flat], dtype=np.float64))
+        for model in (self.ease, self.itemknn):
+            s = model.score(requests, candidates)
+            out += [s, _scaled(rows, s), _rank(rows, s)]
+        s = self.ease.score(requests, candidates, weights=_play_weights(requests))
+        out += [s, _scaled(rows, s)]
+        pop = np.where(known, self.pop[safe], 0.0)
+        out += [pop, np.where(known, self.engagement[safe], 0.0)]
+        out.append(self.popularity.score(requests, candidates) - pop)
+        history = history_rows(requests, index, len(index))
+        profile = history @ self.tags
+        norms = np.linalg.norm(profile, axis=1, keepdims=True)
+        profile = profile / np.where(norms > 0, norms, 1)
+        match = np.zeros(len(rows))
+        for lo in range(0, len(requests), 256):  # requests x items blocks stay small
+            sel = (rows >= lo) & (rows < lo + 256)
+            block = profile[lo : lo + 256] @ self.tags.T
+            match[sel] = block[rows[sel] - lo, safe[sel]]
+        out.append(np.where(known, match, 0.0))
+        friends = self._friends(requests)
+        playing = (friends @ self.listened).tocsr()
+        count = np.where(known, np.asarray(playing[rows, safe]).ravel(), 0.0)
+        n_friends = np.asarray(friends.sum(axis=1)).ravel()[rows]
+        out += [np.log1p(count), count / np.maximum(n_friends, 1)]
+        out.append(np.log1p(np.asarray(history.sum(axis=1)).ravel()[rows]))
+        return np.column_stack(out) if flat else np.zeros((0, len(self.columns())))
+
+    def _friends(self, requests: Sequence[Request]) -> sp.csr_matrix:
+        index = self.catalog.listener_index
+        r, c = [], []
+        for n, req in enumerate(requests):
+            if req.listener.id is not None:
+                for f in self.catalog.friends(req.listener.id):
+                    if f in index:
+                        r.append(n)
+                        c.append(index[f])
+        return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(len(requests), len(index)))
+
+    # -- ranking -----------------------------------------------------------------------------
+    def rank(
+        self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]
+    ) -> list[list[Candidate]]:
+        if self.scorer is None:
+            raise RuntimeError("call fit(catalog) before rank()")
+        if not sum(len(c) for c in candidates):
+            return [[] for _ in candidates]
+        scores = self.scorer.predict(self.features(requests, candidates))
+        return ordered(candidates, scores)
+
+
+def _scaled(rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x`` divided by its request's largest absolute value."""
+    if not len(x):
+        return x
+    top = np.zeros(rows.max() + 1)
+    np.maximum.at(top, rows, np.abs(x))
+    return x / np.where(top > 0, top, 1)[rows]
+
+
+def _rank(rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each value's 0-based position in its request, best first."""
+    if not len(x):
+        return x
+    order = np.lexsort((-x, rows))
+    starts = np.searchsorted(rows[order], rows[order], side="left")
+    out = np.empty(len(x))
+    out[order] = np.arange(len(x)) - starts
+    return out
+
+
+def _play_weights(requests: Sequence[Request]) -> list[dict[str, float]]:
+    """Each history's log plays, scaled to mean 1, so heavily played artists count more."""
+    out = []
+    for req in requests:
+        logs = {i: np.log1p(p) for i, p in req.listener.history.items()}
+        mean = float(np.mean(list(logs.values()))) if logs else 1.0
+        out.append({i: v / mean if mean > 0 else 1.0 for i, v in logs.items()})
+    return out
+
+
+class Linear:
+    """A linear ranker: ``x @ weights``, trained by coordinate ascent on NDCG@10."""
+
+    STEPS = (-0.5, -0.25, -0.1, -0.05, 0.0, 0.05, 0.1, 0.25, 0.5)
+
+    def __init__(self, weights: np.ndarray):
+        self.weights = weights
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.weights
+
+    @classmethod
+    def train(
+        cls, x: np.ndarray, y: np.ndarray, sizes: list[int], relevant: list[int], passes: int = 2
+    ) -> Linear:
+        """Start from the best single feature (weight 1, standardised), then try each
+        feature's weight in :attr:`STEPS` in turn, keeping every change that raises NDCG@10."""
+        sd = x.std(axis=0)
+        sd[sd == 0] = 1.0
+        z = x / sd
+        ndcg = _ndcg_at_10(y, sizes, relevant)
+        singles = [ndcg(z[:, j]) for j in range(z.shape[1])]
+        start = int(np.argmax(singles))
+        w = np.zeros(z.shape[1])
+        w[start], best = 1.0, singles[start]
+        for _ in range(passes):
+            for j in range(z.shape[1]):
+                if j == start:
+                    continue
+                for step in cls.STEPS:
+                    trial = w.copy()
+                    trial[j] = step
+                    value = ndcg(z @ trial)
+                    if value > best + 1e-9:
+                        best, w = value, trial
+        return cls(w / sd)
+
+
+def _ndcg_at_10(y: np.ndarray, sizes: list[int], relevant: list[int]):
+    """A function of flat scores: mean NDCG@10 over groups of ``sizes`` rows with labels ``y``."""
+    rows = np.repeat(np.arange(len(sizes)), sizes)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ideal = np.array([sum(1 / np.log2(n + 2) for n in range(min(10, r))) for r in relevant])
+
+    def ndcg(scores: np.ndarray) -> float:
+        order = np.lexsort((-scores, rows))
+        position = np.arange(len(order)) - starts[rows[order]]
+        top = position < 10
+        gains = y[order][top] / np.log2(position[top] + 2)
+        dcg = np.bincount(rows[order][top], weights=gains, minlength=len(sizes))
+        return float(np.mean(dcg / ideal))
+
+    return ndcg

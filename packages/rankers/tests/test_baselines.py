@@ -1,0 +1,203 @@
+"""Popularity, item-kNN, EASE and the learned blend: contracts and behaviour on the tiny catalog."""
+
+import numpy as np
+import pytest
+from linernotes import Candidate, Context, Listener, Request
+from linernotes.catalog import Catalog
+from linernotes.testing import RankerContract, tiny_catalog
+from linernotes_rankers import EASE, ItemKNN, LearnedBlend, Popularity
+
+
+class TestPopularityContract(RankerContract):
+    @pytest.fixture(params=[False, True])
+    def component(self, request):
+        return Popularity(within_tags=request.param)
+
+
+class TestItemKNNContract(RankerContract):
+    @pytest.fixture(params=["binary", "log", "bm25"])
+    def component(self, request):
+        return ItemKNN(neighbours=5, shrink=2.0, weighting=request.param)
+
+
+class TestEASEContract(RankerContract):
+    @pytest.fixture(params=[1, 3])
+    def component(self, request):
+        return EASE(l2=10.0, min_support=request.param, cache=False)
+
+
+class TestLearnedBlendContract(RankerContract):
+    @pytest.fixture
+    def component(self):
+        return small_blend()
+
+
+def small_blend(**kwargs):
+    params = dict(
+        retrievers={"colisten": 20, "popular": 5},
+        candidates=25,
+        ease={"l2": 10.0, "min_support": 1},
+        itemknn={"neighbours": 10, "shrink": 1.0, "weighting": "binary"},
+        trees=20,
+        leaves=7,
+        min_child_samples=5,
+        cache=False,
+    )
+    return LearnedBlend(**{**params, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    return tiny_catalog(tmp_path_factory.mktemp("tiny"))
+
+
+def genre_of(catalog, item_id):
+    return catalog.item(item_id).name.split()[0].lower()
+
+
+def unheard(catalog, listener):
+    heard = catalog.history(listener)
+    return [Candidate(i, 0.0) for i in catalog.item_ids if i not in heard]
+
+
+def test_popularity_orders_by_listeners(catalog):
+    ranker = Popularity(within_tags=False)
+    ranker.fit(catalog)
+    ranked = ranker.rank([Request(Listener("x"))], [[Candidate(i, 0.0) for i in catalog.item_ids]])
+    counts = [catalog.item(c.item_id).listeners for c in ranked[0]]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_popularity_within_the_contexts_tags_puts_tagged_items_first(catalog):
+    ranker = Popularity(within_tags=True)
+    ranker.fit(catalog)
+    cands = [[Candidate(i, 0.0) for i in catalog.item_ids]]
+    jazz = ranker.rank([Request(Listener("x"), Context(mood="some jazz please"))], cands)[0]
+    tagged = set(catalog.item_tags.filter(catalog.item_tags["tag"] == "jazz")["item_id"])
+    assert tagged and {c.item_id for c in jazz[: len(tagged)]} == tagged
+    plain = ranker.rank([Request(Listener("x"))], cands)[0]
+    assert [c.item_id for c in plain] != [c.item_id for c in jazz]
+
+
+@pytest.mark.parametrize(
+    "ranker", [ItemKNN(neighbours=5, shrink=1.0), EASE(l2=5.0, min_support=1, cache=False)]
+)
+def test_collaborative_rankers_find_the_listeners_genre(catalog, ranker):
+    """Tiny listeners mostly play one genre: the top picks should come from it."""
+    ranker.fit(catalog)
+    listeners = catalog.listener_ids[:8]
+    requests = [Request(Listener(i, catalog.history(i))) for i in listeners]
+    ranked = ranker.rank(requests, [unheard(catalog, i) for i in listeners])
+    hits = 0
+    for req, cands in zip(requests, ranked, strict=True):
+        genres = [genre_of(catalog, i) for i in req.listener.history]
+        main = max(set(genres), key=genres.count)
+        hits += sum(genre_of(catalog, c.item_id) == main for c in cands[:3])
+    assert hits >= 0.8 * 3 * len(listeners)
+
+
+def test_ease_is_the_closed_form(catalog):
+    ranker = EASE(l2=7.0, min_support=1, cache=False)
+    ranker.fit(catalog)
+    x = (catalog.plays_matrix.toarray() > 0).astype(float)[:, ranker.items]
+    p = np.linalg.inv(x.T @ x + 7.0 * np.eye(x.shape[1]))
+    b = np.eye(x.shape[1]) - p / np.diag(p)
+    assert np.allclose(ranker.weights, b, atol=1e-5)
+    assert ranker.fit_stats["items"] == x.shape[1] and ranker.fit_stats["peak_bytes"] > 0
+
+
+def test_ease_ranks_unsupported_items_last(catalog):
+    ranker = EASE(l2=5.0, min_support=8, cache=False)
+    ranker.fit(catalog)
+    listener = catalog.listener_ids[0]
+    ranked = ranker.rank([Request(Listener(listener, catalog.history(listener)))],
+                         [unheard(catalog, listener)])[0]  # fmt: skip
+    support = [catalog.item(c.item_id).listeners >= 8 for c in ranked]
+    assert any(support) and not all(support)
+    assert support == sorted(support, reverse=True)
+
+
+def test_ease_caches_its_weights_by_catalog_version(catalog, tmp_path, monkeypatch):
+    monkeypatch.setenv("LINERNOTES_CACHE_DIR", str(tmp_path))
+    EASE(l2=5.0, min_support=1).fit(catalog)  # a catalog without a version is not cached
+    assert not (tmp_path / "rankers").exists()
+    catalog = Catalog.from_tables(catalog.tables, "tiny", "v1")
+    first = EASE(l2=5.0, min_support=1)
+    first.fit(catalog)
+    assert len(list((tmp_path / "rankers").glob("ease-*.pkl"))) == 1
+    second = EASE(l2=5.0, min_support=1)
+    second.fit(catalog)
+    assert np.array_equal(first.weights, second.weights)
+    EASE(l2=6.0, min_support=1).fit(catalog)
+    assert len(list((tmp_path / "rankers").glob("ease-*.pkl"))) == 2
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: Popularity(), lambda: ItemKNN(neighbours=5), lambda: EASE(cache=False)]
+)
+def test_an_inline_history_ranks_like_the_known_listener(catalog, make):
+    ranker = make()
+    ranker.fit(catalog)
+    listener = catalog.listener_ids[3]
+    history = catalog.history(listener)
+    known = Request(Listener(listener, history))
+    inline = Request(Listener(None, history))
+    cands = unheard(catalog, listener)
+    assert ranker.rank([known], [cands]) == ranker.rank([inline], [cands])
+
+
+def test_blend_learns_a_feature_per_source_and_ranks_ad_hoc_listeners(catalog):
+    blend = small_blend(retrievers={"colisten": 20, "popular": 5})
+    blend.fit(catalog)
+    assert {"source_colisten", "source_popular", "ease", "tag_match", "friends"} <= set(
+        blend.columns()
+    )
+    assert len(blend.scorer.weights) == len(blend.columns())
+    listener = catalog.listener_ids[0]
+    history = catalog.history(listener)
+    cands = [Candidate(c.item_id, 1.0, {"colisten": 1.0, "other": 2.0})
+             for c in unheard(catalog, listener)]  # fmt: skip
+    ranked = blend.rank([Request(Listener(None, history))], [cands])[0]
+    assert sorted(c.item_id for c in ranked) == sorted(c.item_id for c in cands)
+    assert ranked[0].sources == {"colisten": 1.0, "other": 2.0}
+
+
+def test_blend_is_deterministic(catalog):
+    a, b = small_blend(), small_blend()
+    a.fit(catalog)
+    b.fit(catalog)
+    listener = catalog.listener_ids[5]
+    req = [Request(Listener(listener, catalog.history(listener)))]
+    cands = [unheard(catalog, listener)]
+    assert a.rank(req, cands) == b.rank(req, cands)
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda: ItemKNN(neighbours=0), "neighbours must be at least 1"),
+        (lambda: ItemKNN(weighting="tfidf"), "weighting must be one of binary, log, bm25"),
+        (lambda: EASE(l2=0), "l2 must be positive"),
+        (lambda: EASE(min_support=0), "min_support must be at least 1"),
+        (lambda: LearnedBlend(model="xendcg"), "model must be one of linear, lambdarank"),
+        (lambda: LearnedBlend(training_share=0), "training_share must be in"),
+    ],
+)
+def test_bad_parameters_are_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_rank_before_fit_is_an_error():
+    with pytest.raises(RuntimeError, match="call fit"):
+        EASE().rank([Request(Listener("x"))], [[Candidate("1", 0.0)]])
+
+
+def test_blend_can_use_lightgbm_lambdarank(catalog):
+    blend = small_blend(model="lambdarank")
+    blend.fit(catalog)
+    assert blend.scorer.num_feature() == len(blend.columns())
+    listener = catalog.listener_ids[2]
+    ranked = blend.rank([Request(Listener(listener, catalog.history(listener)))],
+                        [unheard(catalog, listener)])[0]  # fmt: skip
+    assert len(ranked) == len(unheard(catalog, listener))
