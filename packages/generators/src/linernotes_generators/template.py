@@ -23,23 +23,30 @@ LEAD = {
         "{name} shares {shared} listeners with {artist}, which you already play {n}",
         "if {artist} is in your rotation, {name} is a natural next step: "
         "{shared} listeners play both {n}",
+        "{name} comes recommended by the {shared} listeners it shares with {artist} {n}",
+        "fans of {artist} know {name}: {shared} of them play both {n}",
     ],
     "friends": [
         "{friends} of your friends already play {name} {n}",
         "{name} is already on the playlists of {friends} of your friends {n}",
+        "your friends vouch for {name}: {friends} of them play it {n}",
     ],
     "friends_one": [
         "one of your friends already plays {name} {n}",
         "{name} is already on a friend's playlist {n}",
+        "a friend of yours got to {name} first {n}",
     ],
     "tag": [
         "{listeners} listeners tag {name} as {tag} {n}",
         "{name} is filed under {tag} by {listeners} listeners {n}",
         "for {listeners} listeners, {name} means {tag} {n}",
+        "{name} carries the {tag} tag from {listeners} listeners {n}",
+        "ask {listeners} listeners and they will call {name} {tag} {n}",
     ],
     "stats": [
         "{name} has {listeners} listeners here, with {plays} plays in all {n}",
         "{listeners} listeners have played {name} {plays} times in all {n}",
+        "{name} has drawn {plays} plays from {listeners} listeners {n}",
     ],
     "tag_year": [
         "listeners first tagged {name} as {tag} back in {year} {n}",
@@ -50,15 +57,25 @@ LEAD = {
     ],
 }
 FOLLOW = {
-    "colisten_history": ["{shared} of its listeners also play {artist} {n}"],
+    "colisten_history": [
+        "{shared} of its listeners also play {artist} {n}",
+        "it shares {shared} listeners with {artist} {n}",
+    ],
     "friends": [
         "{friends} of your friends play it too {n}",
         "it is a favourite of {friends} of your friends {n}",
+        "{friends} of your friends are already listening {n}",
     ],
-    "friends_one": ["one of your friends plays it too {n}", "a friend of yours plays it too {n}"],
+    "friends_one": [
+        "one of your friends plays it too {n}",
+        "a friend of yours plays it too {n}",
+        "a friend already has it on repeat {n}",
+    ],
     "tag": [
         "{listeners} listeners call it {tag} {n}",
         "it is tagged {tag} by {listeners} listeners {n}",
+        "{listeners} listeners file it under {tag} {n}",
+        "the {tag} crowd knows it well: {listeners} listeners tag it so {n}",
     ],
     "stats": [
         "it has {listeners} listeners and {plays} plays here {n}",
@@ -85,9 +102,17 @@ INTROS = [
     "A few picks for you, each with a reason.",
     "Your next listens, and why they fit.",
     "Some music to try next.",
+    "Fresh picks, with the reasons behind them.",
+    "Where to go from here.",
 ]
 CONTEXT_INTROS = ["Picks for {ctx}.", "Something for {ctx}.", "For {ctx}, try these."]
-OUTROS = ["Enjoy.", "Happy listening.", "Press play and see where it takes you.", ""]
+OUTROS = [
+    "Enjoy.",
+    "Happy listening.",
+    "Press play and see where it takes you.",
+    "That is your next hour sorted.",
+    "",
+]
 _PLAIN = re.compile(r"^[a-z][a-z \-']{0,40}$")
 
 
