@@ -1,5 +1,5 @@
 import pytest
-from linernotes import Draft, Fact, FactPack, Item
+from linernotes import Context, Draft, Fact, FactPack, Item
 from linernotes.testing import SafetyFilterContract, tiny_catalog
 from linernotes_safety import Grounding
 
@@ -50,7 +50,7 @@ def test_a_story_of_cited_facts_passes(grounding):
     v = verdict(
         grounding,
         "ROCK ARTIST A has 12 listeners and 3,456 plays [1]. "
-        "Fans of Rock Artist C agree. It got the rock tag in 2007 [2].",
+        "Enjoy it. It got the rock tag in 2007 [2].",
     )
     assert v.action == "pass", v.reasons
 
@@ -58,23 +58,25 @@ def test_a_story_of_cited_facts_passes(grounding):
 def test_an_invented_number_is_blocked_with_its_span(grounding):
     text = "Rock Artist A has 13 listeners [1]."
     v = verdict(grounding, text)
-    assert v.action == "block" and v.reasons == ["unsupported number 13"]
+    assert v.action == "block" and v.reasons == ["unsupported_number: 13"]
     assert [text[a:b] for a, b in v.spans] == ["13"]
 
 
 def test_a_number_must_come_from_a_fact_cited_in_its_sentence(grounding):
     v = verdict(grounding, "Rock Artist A was tagged in 2007 [1]. It has 12 listeners [2].")
-    assert v.reasons == ["unsupported number 2007", "unsupported number 12"]
+    assert v.reasons == ["unsupported_number: 2007", "unsupported_number: 12"]
 
 
 def test_a_catalog_artist_outside_picks_and_history_is_blocked(grounding):
     v = verdict(grounding, "Like jazz artist a, Rock Artist A has 12 listeners [1].")
-    assert v.action == "block" and v.reasons == ["unsupported name 'Jazz Artist A'"]
+    assert v.action == "block" and v.reasons == ["unsupported_name: 'Jazz Artist A'"]
 
 
 def test_citations_must_exist(grounding):
-    assert verdict(grounding, "Rock Artist A [3].").reasons == ["citation [3] points to no fact"]
-    assert verdict(grounding, "Rock Artist A rocks.").reasons == ["the story cites no fact"]
+    assert verdict(grounding, "Rock Artist A [3].").reasons[0] == (
+        "citation_invalid: [3] points to no fact"
+    )
+    assert verdict(grounding, "Rock Artist A rocks.").codes == ["citation_missing", "uncited_name"]
 
 
 def test_a_citation_after_the_full_stop_belongs_to_its_sentence(grounding):
@@ -133,7 +135,7 @@ def test_words_quoted_from_a_cited_fact_are_not_names(grounding):
         == "pass"
     )
     v = verdict(grounding, "Rock Artist A is like Jazz Artist B.", pack)
-    assert "unsupported name 'Jazz Artist B'" in v.reasons
+    assert "unsupported_name: 'Jazz Artist B'" in v.reasons
 
 
 def test_a_name_made_of_a_quoted_tag_and_function_words_is_not_a_name(tmp_path):
@@ -167,5 +169,52 @@ def test_a_name_made_of_a_quoted_tag_and_function_words_is_not_a_name(tmp_path):
         verdict(g, "For Rock Artist A, the k-pop tag goes back to 2010 [1].", pack).action == "pass"
     )
     assert verdict(g, "Rock Artist A opened for The K in 2010 [1].", pack).reasons == [
-        "unsupported name 'The K'"
+        "unsupported_name: 'The K'"
     ]
+
+
+def test_a_history_artist_needs_a_cited_fact_that_mentions_it(grounding):
+    pack = FactPack(
+        "r",
+        None,
+        PACK.picks,
+        PACK.history,
+        PACK.facts
+        + [
+            Fact(
+                "f3",
+                "1",
+                "colisten_history",
+                "5 listeners who play Rock Artist C also play Rock Artist A.",
+                {"name": "Rock Artist A", "artist": "Rock Artist C", "shared": 5},
+            )
+        ],
+    )
+    assert verdict(grounding, "Fans of Rock Artist C agree.", pack).codes == [
+        "citation_missing",
+        "uncited_name",
+    ]
+    assert (
+        verdict(grounding, "5 fans of Rock Artist C play Rock Artist A [3].", pack).action == "pass"
+    )
+    assert verdict(grounding, "Fans of Rock Artist C love it [1].", pack).codes == ["uncited_name"]
+
+
+def test_tag_words_must_come_from_cited_facts_or_the_context(grounding):
+    assert verdict(grounding, "Rock Artist A is pure jazz with 12 listeners [1].").reasons == [
+        "unsupported_tag: 'jazz'"
+    ]
+    assert verdict(grounding, "Rock Artist A, tagged rock in 2007 [2].").action == "pass"
+    calm = FactPack("r", None, PACK.picks, [], PACK.facts, context=Context(mood="jazz"))
+    assert (
+        verdict(grounding, "Jazz tonight: Rock Artist A has 12 listeners [1].", calm).action
+        == "pass"
+    )
+
+
+def test_claims_record_every_check(grounding):
+    v = verdict(grounding, "Rock Artist A has 13 listeners [1].")
+    kinds = {(c.kind, c.text, c.supported) for c in v.claims}
+    assert ("name", "Rock Artist A", True) in kinds
+    assert ("number", "13", False) in kinds and ("citation", "[1]", True) in kinds
+    assert any(c.kind == "sentence" for c in v.claims)

@@ -1,0 +1,234 @@
+"""Story evaluation: how grounded and safe are raw drafts and delivered stories.
+
+Raw drafts are what the configured generator wrote; delivered stories are
+what a listener would read (a passing draft or the fallback). Delivered
+stories are re-checked by fresh grounding, toxicity and personal-data filters,
+whatever the pipeline was configured with, so a misconfigured pipeline cannot
+grade itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import DataError
+from ..text import tokens
+from ..types import Draft, Listener, Request, Result
+
+AUDITORS = ("grounding", "toxicity", "pii")
+NAME_CODES = ("unsupported_name", "uncited_name")
+
+
+@dataclass
+class StoryReport:
+    """What ``linernotes eval stories`` reports (all rates in [0, 1])."""
+
+    dataset: str
+    generator: str
+    listeners: int
+    raw_drafts: int
+    raw_grounded_rate: float
+    raw_unsupported_names_per_100_words: float
+    raw_unsupported_numbers_per_100_words: float
+    raw_block_rate_by_reason: dict[str, float]
+    delivered: int
+    delivered_grounded_rate: float
+    fallback_rate: float
+    no_story_rate: float
+    toxicity_hits: int
+    pii_hits: int
+    distinct_2: float
+    mean_words: float
+    latency_ms_per_listener: dict[str, float]
+    examples: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def evaluate_stories(
+    overrides: Sequence[str] = (),
+    listeners: list[str] | None = None,
+    limit: int = 50,
+    batch_size: int = 16,
+    seed: int = 0,
+    progress: bool = True,
+) -> StoryReport:
+    """Run the configured pipeline on ``limit`` listeners and grade drafts and stories.
+
+    Listeners are ``listeners`` when given, else the seeded holdout split's test
+    listeners (served with their whole history).
+    """
+    from ..pipeline import build_pipeline
+    from ..registry import get_registry
+    from ..split import holdout_split
+
+    if limit < 1:
+        raise DataError(f"--limit must be at least 1, got {limit}")
+    pipe = build_pipeline(overrides, progress=progress)
+    catalog = pipe.catalog
+    if listeners is None:
+        listeners = holdout_split(catalog, seed=seed).listeners("test")
+    unknown = [i for i in listeners if not catalog.has_listener(i)]
+    if unknown:
+        raise DataError(f"unknown listener(s) {', '.join(unknown[:5])} in {catalog.name}")
+    ids = listeners[:limit]
+    results: list[Result] = []
+    timings: Counter = Counter()
+    with _progress(progress, len(ids)) as advance:
+        for start in range(0, len(ids), batch_size):
+            batch = pipe.run([Request(Listener(i)) for i in ids[start : start + batch_size]])
+            for stage, seconds in batch[0].trace.timings.items():
+                if stage != "fit":
+                    timings[stage] += seconds
+            results.extend(batch)
+            advance(len(batch))
+    auditors = {}
+    for name in AUDITORS:
+        auditors[name] = get_registry().create("safety_filter", name)
+        auditors[name].fit(catalog)
+    return _grade(pipe, results, auditors, timings)
+
+
+def _grade(pipe, results: list[Result], auditors: dict, timings: Counter) -> StoryReport:
+    raw = [(rv, r.facts) for r in results for rv in r.reviews if not rv.fallback]
+    words = sum(len(rv.draft.text.split()) for rv, _ in raw) or 1
+    codes = Counter(c for rv, _ in raw for v in rv.verdicts for c in v.codes)
+    blocked_by = Counter(c for rv, _ in raw for c in {c for v in rv.verdicts for c in v.codes})
+    configured = any(f.name == "grounding" for f in pipe.filters.values())
+
+    def grounded(review, pack) -> bool:
+        if configured:  # the pipeline's own grounding verdict, with its settings
+            return all(v.action != "block" for v in review.verdicts if v.filter == "grounding")
+        return _passes(auditors["grounding"], review.draft, pack)
+
+    stories = [(r.story, r.facts) for r in results if r.story is not None]
+    audit = {
+        name: sum(not _passes(f, Draft(s.text, s.generator), pack) for s, pack in stories)
+        for name, f in auditors.items()
+    }
+    texts = [s.text for s, _ in stories]
+    n = len(results)
+    return StoryReport(
+        dataset=pipe.catalog.name,
+        generator=pipe.generator.name,
+        listeners=n,
+        raw_drafts=len(raw),
+        raw_grounded_rate=_rate(sum(grounded(rv, pack) for rv, pack in raw), len(raw)),
+        raw_unsupported_names_per_100_words=100 * sum(codes[c] for c in NAME_CODES) / words,
+        raw_unsupported_numbers_per_100_words=100 * codes["unsupported_number"] / words,
+        raw_block_rate_by_reason={c: _rate(k, len(raw)) for c, k in blocked_by.most_common()},
+        delivered=len(stories),
+        delivered_grounded_rate=_rate(len(stories) - audit["grounding"], len(stories)),
+        fallback_rate=_rate(sum(r.trace.fallback for r in results), n),
+        no_story_rate=_rate(n - len(stories), n),
+        toxicity_hits=audit["toxicity"],
+        pii_hits=audit["pii"],
+        distinct_2=_distinct_2(texts),
+        mean_words=statistics.fmean(len(t.split()) for t in texts) if texts else 0.0,
+        latency_ms_per_listener={k: 1000 * v / n for k, v in timings.items()},
+        examples=_examples(results),
+    )
+
+
+def _passes(f, draft: Draft, pack) -> bool:
+    return f.check([draft], [pack])[0].action != "block"
+
+
+def _rate(k: int, n: int) -> float:
+    return k / n if n else 0.0
+
+
+def _distinct_2(texts: list[str]) -> float:
+    """Distinct bigrams over all bigrams, across every story."""
+    bigrams = []
+    for text in texts:
+        words = [w for w, _, _ in tokens(text)]
+        bigrams += zip(words, words[1:], strict=False)
+    return len(set(bigrams)) / len(bigrams) if bigrams else 0.0
+
+
+def _examples(results: list[Result], limit: int = 5) -> list[dict]:
+    """A few blocked raw drafts with their reasons and offending spans."""
+    out = []
+    for r in results:
+        for rv in (rv for rv in r.reviews if not rv.fallback):
+            blocking = [v for v in rv.verdicts if v.action == "block"]
+            if blocking and len(out) < limit:
+                out.append(
+                    {
+                        "listener": r.request.listener.id,
+                        "text": rv.draft.text,
+                        "reasons": [x for v in blocking for x in v.reasons],
+                        "spans": sorted({s for v in blocking for s in v.spans}),
+                    }
+                )
+    return out
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int):
+    """A rich progress bar; yields a function that advances it."""
+    from rich.progress import Progress
+
+    with Progress(transient=True, disable=not enabled) as bar:
+        task = bar.add_task("writing and checking stories", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def write_report(report: StoryReport, path: Path) -> None:
+    """An HTML report: the numbers, and blocked drafts with their offending spans marked."""
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>"
+        for k, v in report.to_dict().items()
+        if k not in ("examples", "raw_block_rate_by_reason", "latency_ms_per_listener")
+    )
+    reasons = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v:.1%}</td></tr>"
+        for k, v in report.raw_block_rate_by_reason.items()
+    )
+    latency = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v:.1f} ms</td></tr>"
+        for k, v in report.latency_ms_per_listener.items()
+    )
+    examples = "".join(
+        f"<li><p>{_marked(e['text'], e['spans'])}</p><p class=r>listener {e['listener']}: "
+        f"{html.escape('; '.join(e['reasons']))}</p></li>"
+        for e in report.examples
+    )
+    path.write_text(
+        "<!doctype html><meta charset=utf-8><title>linernotes story evaluation</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "td{padding:.2em .8em;border-bottom:1px solid #ddd}mark{background:#fbb}"
+        ".r{color:#666;font-size:.9em}</style>"
+        f"<h1>Story evaluation: {html.escape(report.generator)} on "
+        f"{html.escape(report.dataset)}</h1><table>{rows}</table>"
+        f"<h2>Raw drafts blocked, by reason</h2><table>{reasons}</table>"
+        f"<h2>Latency per listener</h2><table>{latency}</table>"
+        f"<h2>Blocked drafts</h2><ol>{examples or '<p>none</p>'}</ol>"
+    )
+
+
+def _fmt(value) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else html.escape(str(value))
+
+
+def _marked(text: str, spans: list) -> str:
+    """``text`` as HTML with every span wrapped in ``<mark>`` (overlaps merged)."""
+    merged: list[list[int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    out, pos = [], 0
+    for a, b in merged:
+        out += [html.escape(text[pos:a]), "<mark>", html.escape(text[a:b]), "</mark>"]
+        pos = b
+    return "".join(out) + html.escape(text[pos:])

@@ -1,0 +1,88 @@
+"""`linernotes eval stories` on the mirror data."""
+
+import json
+
+import pytest
+from linernotes import Draft, hookimpl
+from linernotes.cli import app
+from linernotes.plugins import register_plugin, unregister_plugin
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, ["eval", "stories", *args])
+
+
+def test_template_stories_are_all_grounded_and_safe(tmp_path, pipeline):
+    report = tmp_path / "stories.html"
+    result = run("--limit", "6", "--json", "--report", str(report), "generator=template")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["listeners"] == 6 and out["raw_drafts"] == 6 and out["delivered"] == 6
+    assert out["raw_grounded_rate"] == 1.0 and out["delivered_grounded_rate"] == 1.0
+    assert out["toxicity_hits"] == 0 and out["pii_hits"] == 0
+    assert 0 < out["distinct_2"] <= 1 and out["mean_words"] > 20
+    assert {"retrieve", "rank", "ground", "screen", "generate", "safety"} <= set(
+        out["latency_ms_per_listener"]
+    )
+    assert "Story evaluation" in report.read_text()
+
+
+class Inventor:
+    """Writes a draft with an invented year."""
+
+    name = "inventor"
+
+    def fit(self, catalog):
+        pass
+
+    def generate(self, packs, n):
+        return [[Draft(f"{p.picks[0].name} formed in 1987 [1].", self.name)] * n for p in packs]
+
+
+class InventorPlugin:
+    @hookimpl
+    def register_generators(self, register):
+        register(Inventor)
+
+
+@pytest.fixture
+def inventor():
+    register_plugin(InventorPlugin(), name="inventor-plugin")
+    yield
+    unregister_plugin("inventor-plugin")
+
+
+def test_invented_drafts_are_counted_and_shown(tmp_path, inventor, pipeline):
+    listeners = tmp_path / "listeners.txt"
+    listeners.write_text("2\n3\n4\n")
+    report = tmp_path / "stories.html"
+    result = run(
+        "--listeners",
+        str(listeners),
+        "--json",
+        "--report",
+        str(report),
+        "generator=template",
+        "generator.component=inventor",
+        "~generator.params.seed",
+        "~generator.params.facts_per_pick",
+        "~generator.params.style",
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["listeners"] == 3 and out["raw_grounded_rate"] == 0.0
+    assert out["raw_block_rate_by_reason"]["unsupported_number"] == 1.0
+    assert out["raw_unsupported_numbers_per_100_words"] > 0
+    assert out["fallback_rate"] == 1.0 and out["delivered_grounded_rate"] == 1.0
+    assert out["examples"][0]["reasons"] == ["unsupported_number: 1987"]
+    assert "<mark>1987</mark>" in report.read_text()
+
+
+def test_unknown_listeners_fail_in_one_line(tmp_path):
+    listeners = tmp_path / "listeners.txt"
+    listeners.write_text("2\nnobody\n")
+    result = run("--listeners", str(listeners), "generator=template")
+    assert result.exit_code == 1 and "unknown listener(s) nobody" in result.stderr
