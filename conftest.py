@@ -21,9 +21,9 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def pipeline():
-    """The default pipeline on the mirror's Last.fm data, built once per session."""
+    """The default pipeline with the template generator on the mirror's Last.fm data, built once."""
     if not (Path(os.environ.get("LINERNOTES_DATA_MIRROR", "")) / "hetrec2011-lastfm-2k").is_dir():
         pytest.skip("needs LINERNOTES_DATA_MIRROR with hetrec2011-lastfm-2k")
     import linernotes
 
-    return linernotes.build_pipeline(progress=False)
+    return linernotes.build_pipeline(["generator=template"], progress=False)

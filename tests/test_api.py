@@ -6,7 +6,7 @@ import linernotes
 
 
 def test_compose_build_and_serve_one_and_many(pipeline):
-    cfg = linernotes.compose(["k=3"])
+    cfg = linernotes.compose(["k=3", "generator=template"])
     assert cfg.k == 3
     pipe = linernotes.Pipeline.from_config(cfg, progress=False)
     one = pipe.recommend(listener="2")

@@ -21,7 +21,7 @@ def _prepared(pipeline):
 
 
 def test_recommend_json_has_picks_a_story_and_a_trace():
-    result = run("recommend", "--listener", "2", "--json")
+    result = run("recommend", "--listener", "2", "--json", "generator=template")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert len(out["picks"]) >= 5
@@ -30,11 +30,11 @@ def test_recommend_json_has_picks_a_story_and_a_trace():
     fact_ids = {f["id"] for f in out["facts"]["facts"]}
     assert set(story["citations"].values()) <= fact_ids
     assert {"retrieve", "rank", "ground", "generate", "safety"} <= set(out["trace"]["timings"])
-    assert out["trace"]["components"]["ranker"] == "popcolisten"
+    assert out["trace"]["components"]["ranker"] == "blend"
 
 
 def test_recommend_prints_picks_story_and_cited_facts():
-    result = run("recommend", "-l", "2", "-k", "3")
+    result = run("recommend", "-l", "2", "-k", "3", "generator=template")
     assert result.exit_code == 0, result.output
     assert "story by template" in result.stdout
     assert "[1]" in result.stdout
@@ -42,7 +42,16 @@ def test_recommend_prints_picks_story_and_cited_facts():
 
 
 def test_overrides_go_last():
-    result = run("recommend", "-l", "2", "--json", "k=4", "ranker.params.popularity_weight=0.5")
+    result = run(
+        "recommend",
+        "-l",
+        "2",
+        "--json",
+        "k=4",
+        "ranker=popcolisten",
+        "ranker.params.popularity_weight=0.5",
+        "generator=template",
+    )
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["picks"]) == 4
 
@@ -57,6 +66,7 @@ def test_history_and_context_options():
         "--time",
         "late night",
         "--json",
+        "generator=template",
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
@@ -70,15 +80,18 @@ def test_history_and_context_options():
     [
         (
             ["recommend", "--listener", "2", "ranker=nope"],
-            "unknown ranker 'nope'; valid: popcolisten",
+            "unknown ranker 'nope'; valid: blend, ease, itemknn, popcolisten, popularity",
         ),
-        (["recommend", "--listener", "99999"], "unknown listener '99999'"),
+        (["recommend", "--listener", "99999", "generator=template"], "unknown listener '99999'"),
         (["recommend", "--history", " , "], "--history is empty"),
-        (["recommend", "--history", "zzqqxx wwvvyy"], "no artist in the catalog matches"),
+        (
+            ["recommend", "--history", "zzqqxx wwvvyy", "generator=template"],
+            "no artist in the catalog matches",
+        ),
         (["recommend"], "say who is listening"),
         (
-            ["recommend", "-l", "2", "retrievers.colisten.params.weighting=tfidf"],
-            "weighting must be one of count, log, bm25",
+            ["recommend", "-l", "2", "retrievers.colisten.params.weighting=nope"],
+            "weighting must be one of count, log, bm25, tfidf",
         ),
         (["config", "show", "ground.nope=1"], "unknown config key 'ground.nope'"),
     ],
@@ -104,7 +117,9 @@ def test_plugins_table():
 
 
 def test_config_show_prints_the_composed_config_with_overrides():
-    result = run("config", "show", "k=7", "ranker.params.popularity_weight=0.3")
+    result = run(
+        "config", "show", "k=7", "ranker=popcolisten", "ranker.params.popularity_weight=0.3"
+    )
     assert result.exit_code == 0
     assert "k: 7" in result.stdout and "popularity_weight: 0.3" in result.stdout
 

@@ -17,7 +17,9 @@ def test_the_example_plugin_is_discovered():
 
 
 def test_the_example_filter_runs_in_the_pipeline(pipeline):
-    strict = runner.invoke(app, ["recommend", "-l", "2", "--json", MAX_WORDS % 5])
+    strict = runner.invoke(
+        app, ["recommend", "-l", "2", "--json", "generator=template", MAX_WORDS % 5]
+    )
     assert strict.exit_code == 0, strict.output
     result = json.loads(strict.stdout)
     assert result["story"] is None
@@ -26,6 +28,8 @@ def test_the_example_filter_runs_in_the_pipeline(pipeline):
     assert "over the limit of 5" in verdicts[0]["reasons"][0]
 
     loose = json.loads(
-        runner.invoke(app, ["recommend", "-l", "2", "--json", MAX_WORDS % 500]).stdout
+        runner.invoke(
+            app, ["recommend", "-l", "2", "--json", "generator=template", MAX_WORDS % 500]
+        ).stdout
     )
     assert loose["story"] is not None

@@ -12,6 +12,7 @@ KIND = {
     "ranker": "ranker",
     "generator": "generator",
     "safety": "safety_filter",
+    "rerankers": "ranker",
 }
 
 
@@ -21,7 +22,7 @@ def options(group):
 
 def components_of(group, cfg):
     node = cfg[group]
-    return list(node.values()) if group in ("retrievers", "safety") else [node]
+    return list(node.values()) if group in ("retrievers", "rerankers", "safety") else [node]
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
@@ -47,7 +48,7 @@ def test_fallback_lists_its_parameters():
 
 
 def test_overrides_and_experiments_apply():
-    cfg = compose(["ranker.params.popularity_weight=0.5", "experiment=quick"])
+    cfg = compose(["ranker=popcolisten", "ranker.params.popularity_weight=0.5", "experiment=quick"])
     assert (cfg.k, cfg.candidates, cfg.ranker.params.popularity_weight) == (5, 100, 0.5)
     assert compose(["experiment=quick", "k=3"]).k == 3
 
@@ -60,7 +61,10 @@ def test_a_list_of_options_selects_several_components():
 @pytest.mark.parametrize(
     "override,message",
     [
-        ("ranker=nope", "unknown ranker 'nope'; valid: popcolisten"),
+        (
+            "ranker=nope",
+            "unknown ranker 'nope'; valid: blend, ease, itemknn, popcolisten, popularity",
+        ),
         ("safety=[grounding,nope]", "unknown safety 'nope'; valid: grounding"),
         (
             "ground.story_pick=1",

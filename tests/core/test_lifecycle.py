@@ -110,7 +110,7 @@ def test_registration_hooks_add_components(recorder):
 def test_lifecycle_hooks_see_every_stage_in_order(catalog, recorder):
     pipe = build(catalog)
     results = pipe.run(requests(catalog))
-    stages = ["retrieve", "rank", "ground", "generate", "safety"]
+    stages = ["retrieve", "rank", "ground", "screen", "generate", "safety"]
     assert [c for c in recorder.calls if c[0] != "error"] == [
         (when, s, 3) for s in stages for when in ("before", "after")
     ]
@@ -166,7 +166,7 @@ def test_a_filter_that_errors_blocks_the_draft(catalog):
     assert result.story is None
     verdict = result.reviews[0].verdicts[0]
     assert (
-        verdict.action == "block" and "filter error: ValueError: bad filter" in verdict.reasons[0]
+        verdict.action == "block" and "filter_error: ValueError: bad filter" in verdict.reasons[0]
     )
     assert "no draft and no fallback passed the safety filters" in result.trace.events
 
@@ -209,7 +209,8 @@ def test_an_ungrounded_draft_leads_to_the_verified_fallback(catalog):
     [result] = build(catalog, generator=Inventor()).run(requests(catalog, 1))
     assert not result.reviews[0].passed
     reasons = result.reviews[0].verdicts[0].reasons
-    assert "citation [99] points to no fact" in reasons and "unsupported number 1999" in reasons
+    assert "citation_invalid: [99] points to no fact" in reasons
+    assert "unsupported_number: 1999" in reasons
     assert result.trace.fallback and result.story is not None and result.story.fallback
     assert result.reviews[-1].passed and result.story.generator == "template"
     assert "no draft passed the safety filters; used the fallback" in result.trace.events

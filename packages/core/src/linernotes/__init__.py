@@ -17,6 +17,7 @@ from .errors import ConfigError, DataError, LinernotesError, PipelineError, Plug
 from .hookspecs import hookimpl
 from .types import (
     Candidate,
+    Claim,
     Context,
     Draft,
     DraftReview,
@@ -51,6 +52,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Candidate",
     "Catalog",
+    "Claim",
     "ConfigError",
     "Context",
     "DataError",

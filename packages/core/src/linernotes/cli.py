@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -92,8 +93,11 @@ def recommend(
     names = [n.strip() for n in (history or "").split(",") if n.strip()]
     if history is not None and not names:
         raise LinernotesError("--history is empty; give comma-separated artist names")
-    if listener is None and not names and not seed:
-        raise LinernotesError("say who is listening: --listener ID, --history NAMES or --seed NAME")
+    if listener is None and not names and not seed and not (mood or activity or time):
+        raise LinernotesError(
+            "say who is listening: --listener ID, --history NAMES or --seed NAME, "
+            "or give a context: --mood, --activity or --time"
+        )
     pipe = build_pipeline(overrides or [])
     request = pipe.request(
         listener=listener, history=names, k=k, time=time, mood=mood, activity=activity, seed=seed
@@ -225,6 +229,208 @@ def data_info(overrides: Overrides = None, as_json: Json = False):
         table.add_row(key, str(value))
     _console().print(table)
     _report(catalog)
+
+
+@eval_app.command("retrieval")
+@handled
+def eval_retrieval(
+    overrides: Overrides = None,
+    retrievers: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated conf/retrievers options to evaluate instead of the "
+            "configured list, e.g. colisten,tags,embedding."
+        ),
+    ] = None,
+    listeners: Annotated[
+        Path | None,
+        typer.Option(help="A file of listener ids, one per line, to restrict the test listeners."),
+    ] = None,
+    split: Annotated[
+        str, typer.Option(help="Holdout split: test (report) or validation (tuning).")
+    ] = "test",
+    seed: Annotated[int, typer.Option(help="Seed of the holdout split.")] = 0,
+    latency_requests: Annotated[
+        int, typer.Option(help="Requests timed one at a time for latency.", min=1)
+    ] = 100,
+    as_json: Json = False,
+):
+    """Recall@50/200/500, candidates, unique share, latency and throughput per retriever and
+    for their union, on the seeded holdout split."""
+    from .evaluation.ranking import read_listeners
+    from .evaluation.retrieval import evaluate_retrieval
+
+    names = [n.strip() for n in (retrievers or "").split(",") if n.strip()]
+    if retrievers is not None and not names:
+        raise LinernotesError("--retrievers is empty; give comma-separated retriever options")
+    result = evaluate_retrieval(
+        overrides or [],
+        retrievers=names,
+        listeners=read_listeners(listeners) if listeners is not None else None,
+        split=split,
+        seed=seed,
+        latency_requests=latency_requests,
+        progress=not as_json,
+    )
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(
+        title=f"Retrieval on {result.dataset}, {result.split} split (seed {result.seed}), "
+        f"{result.listeners} listeners",
+        title_justify="left",
+    )
+    heads = ["retriever", "R@50", "R@200", "R@500", "cands", "unique", "p50 ms", "p99 ms", "lst/s"]
+    for h in heads:
+        table.add_column(h, justify="left" if h == "retriever" else "right")
+    for r in result.results:
+        table.add_row(
+            r.name,
+            *(f"{v:.3f}" for v in r.recall.values()),
+            f"{r.candidates:.0f}",
+            f"{r.unique_share:.2f}",
+            f"{r.latency_ms_p50:.1f}",
+            f"{r.latency_ms_p99:.1f}",
+            f"{r.listeners_per_second:.0f}",
+        )
+    _console().print(table)
+
+
+@eval_app.command("ranking")
+@handled
+def eval_ranking(
+    overrides: Overrides = None,
+    rankers: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated conf/ranker options to compare besides the configured ranker "
+            "and the baselines (popularity, itemknn, ease), e.g. blend,popcolisten."
+        ),
+    ] = None,
+    listeners: Annotated[
+        Path | None,
+        typer.Option(help="A file of listener ids, one per line, to restrict the test listeners."),
+    ] = None,
+    split: Annotated[
+        str, typer.Option(help="Holdout split: test (report) or validation (tuning).")
+    ] = "test",
+    seed: Annotated[int, typer.Option(help="Seed of the holdout split and the bootstrap.")] = 0,
+    bootstrap: Annotated[
+        int,
+        typer.Option(help="Bootstrap resamples of the listeners for confidence intervals.", min=1),
+    ] = 1000,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write a Markdown (.md) or HTML (.html) report with an NDCG@10 plot."),
+    ] = None,
+    as_json: Json = False,
+):
+    """Recall@10/20, NDCG@10, MAP@10, coverage, novelty, diversity, fit time and throughput
+    of every ranker, side by side on the same candidates of the seeded holdout split."""
+    from .evaluation.ranking import (
+        METRICS,
+        check_report_path,
+        evaluate_ranking,
+        read_listeners,
+        write_report,
+    )
+
+    names = [n.strip() for n in (rankers or "").split(",") if n.strip()]
+    if rankers is not None and not names:
+        raise LinernotesError("--rankers is empty; give comma-separated ranker options")
+    if report is not None:
+        check_report_path(report)
+    result = evaluate_ranking(
+        overrides or [],
+        rankers=names,
+        listeners=read_listeners(listeners) if listeners is not None else None,
+        split=split,
+        seed=seed,
+        bootstrap=bootstrap,
+        progress=not as_json,
+    )
+    written = write_report(result, report) if report is not None else None
+    if as_json:
+        typer.echo(json.dumps({**result.to_dict(), "report": written and str(written)}, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(
+        title=f"Ranking on {result.dataset}, {result.split} split (seed {result.seed}), "
+        f"{result.listeners} listeners; the candidates hold {result.candidate_recall:.1%} "
+        "of the held-out items",
+        title_justify="left",
+    )
+    heads = ["ranker", *METRICS, "cov@10", "nov@10", "ILD@10", "vs ease", "fit s", "req/s"]
+    for h in heads:
+        table.add_column(h, justify="left" if h == "ranker" else "right")
+    for r in sorted(result.results, key=lambda r: -r.metrics["ndcg@10"]):
+        m = r.metrics
+        table.add_row(
+            r.name,
+            *(f"{m[k]:.4f}" for k in METRICS),
+            f"{m['coverage@10']:.3f}",
+            f"{m['novelty@10']:.2f}",
+            f"{m['diversity@10']:.3f}",
+            "-" if r.vs_ease is None else f"{r.vs_ease[0]:+.1%}",
+            f"{r.fit_seconds:.1f}",
+            f"{r.requests_per_second:.0f}",
+        )
+    _console().print(table)
+    if written is not None:
+        _console().print(f"[green]report:[/green] {written}")
+
+
+@eval_app.command("stories")
+@handled
+def eval_stories(
+    overrides: Overrides = None,
+    listeners: Annotated[
+        Path | None,
+        typer.Option(help="A file of listener ids, one per line (default: the test split's)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many listeners to serve.", min=1)] = 50,
+    report: Annotated[
+        Path | None, typer.Option(help="Write an HTML report with blocked drafts marked up.")
+    ] = None,
+    as_json: Json = False,
+):
+    """Grade raw drafts and delivered stories: grounding, safety, fallbacks, variety, latency."""
+    from .evaluation.ranking import read_listeners
+    from .evaluation.stories import evaluate_stories, write_report
+
+    result = evaluate_stories(
+        overrides or [],
+        listeners=read_listeners(listeners) if listeners is not None else None,
+        limit=limit,
+        progress=not as_json,
+    )
+    if report is not None:
+        write_report(result, report)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(
+        "measure",
+        "value",
+        title=f"Stories by {result.generator} on {result.dataset}, {result.listeners} listeners",
+        title_justify="left",
+    )
+    for key, value in result.to_dict().items():
+        if key == "examples":
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v:.3g}" for k, v in value.items()) or "-"
+        elif isinstance(value, float):
+            value = f"{value:.3f}"
+        table.add_row(key.replace("_", " "), str(value))
+    _console().print(table)
+    if report is not None:
+        _console().print(f"[green]report:[/green] {report}")
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from .errors import ConfigError, choices
 
 CONFIG_ENV = "LINERNOTES_CONFIG_DIR"
-GROUPS = ("dataset", "retrievers", "ranker", "generator", "safety", "experiment")
+GROUPS = ("dataset", "retrievers", "ranker", "rerankers", "generator", "safety", "experiment")
 
 
 @dataclass
@@ -34,9 +34,11 @@ class Component:
 
 @dataclass
 class RetrieverEntry(Component):
-    """A configured retriever and how many candidates it may contribute."""
+    """A configured retriever, how many candidates it may contribute, and its weight
+    in the merge (weighted reciprocal rank fusion)."""
 
     quota: int = 200
+    weight: float = 1.0
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Schema:
     dataset: Component = field(default_factory=Component)
     retrievers: dict[str, Any] = field(default_factory=dict)  # name -> RetrieverEntry
     ranker: Component = field(default_factory=Component)
+    rerankers: dict[str, Any] = field(default_factory=dict)  # name -> Component, in order
     generator: Component = field(default_factory=Component)
     fallback: Component = field(default_factory=Component)
     safety: dict[str, Any] = field(default_factory=dict)  # name -> Component
@@ -66,7 +69,11 @@ class Schema:
 
 
 # Named collections of components (checked by key, so '+safety.x={...}' can add one).
-ENTRIES: dict[str, type] = {"retrievers": RetrieverEntry, "safety": Component}
+ENTRIES: dict[str, type] = {
+    "retrievers": RetrieverEntry,
+    "rerankers": Component,
+    "safety": Component,
+}
 
 
 def config_dir() -> Path:

@@ -62,7 +62,8 @@ def register_safety_filters(register: Register) -> None:
     """Register safety filter classes (see :class:`linernotes.components.SafetyFilter`).
 
     Called once when the registry is first built; ``cls.name`` becomes a
-    component under the ``safety`` config group.
+    component under the ``safety`` config group. A filter may also have
+    ``screen(packs) -> packs``: it then cleans every fact pack before generation.
     """
 
 
@@ -70,8 +71,8 @@ def register_safety_filters(register: Register) -> None:
 def before_stage(stage: str, requests: Sequence[Request]) -> None:
     """Called before a pipeline stage runs on a batch.
 
-    ``stage`` is one of ``retrieve``, ``rank``, ``ground``, ``generate``,
-    ``safety``, ``fallback``. Return values are ignored; every implementation runs.
+    ``stage`` is one of ``retrieve``, ``rank``, ``ground``, ``screen``,
+    ``generate``, ``safety``, ``fallback``. Return values are ignored; every implementation runs.
     """
 
 

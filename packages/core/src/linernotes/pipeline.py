@@ -46,6 +46,8 @@ class Pipeline:
         drafts: int = 1,
         exclude_heard: bool = True,
         config_id: str = "",
+        weights: dict[str, float] | None = None,
+        rerankers: dict[str, Any] | None = None,
     ):
         self.catalog = catalog
         self.retrievers = retrievers
@@ -59,6 +61,8 @@ class Pipeline:
         self.drafts = drafts
         self.exclude_heard = exclude_heard
         self.config_id = config_id
+        self.weights = weights or {}
+        self.rerankers = rerankers or {}
         self.fit_seconds = 0.0
 
     @classmethod
@@ -85,6 +89,7 @@ class Pipeline:
 
             raise ConfigError("no retrievers configured; choose some, e.g. retrievers=[colisten]")
         ranker = make("ranker", cfg.ranker)
+        rerankers = {name: make("ranker", r) for name, r in cfg.rerankers.items()}
         generator = make("generator", cfg.generator)
         fallback = make("generator", cfg.fallback)
         filters = {name: make("safety_filter", f) for name, f in cfg.safety.items()}
@@ -104,6 +109,8 @@ class Pipeline:
             drafts=cfg.drafts,
             exclude_heard=cfg.exclude_heard,
             config_id=config_id(cfg),
+            weights={name: float(e.weight) for name, e in cfg.retrievers.items()},
+            rerankers=rerankers,
         )
         pipe.fit()
         return pipe
@@ -112,7 +119,13 @@ class Pipeline:
         """Fit every component on the catalog (once)."""
         start = time.perf_counter()
         parts = [r for r, _ in self.retrievers.values()]
-        parts += [self.ranker, self.generator, self.fallback, *self.filters.values()]
+        parts += [
+            self.ranker,
+            *self.rerankers.values(),
+            self.generator,
+            self.fallback,
+            *self.filters.values(),
+        ]
         for part in parts:
             part.fit(self.catalog)
         self.fit_seconds = time.perf_counter() - start
@@ -185,11 +198,23 @@ class Pipeline:
             return out
 
         merged = stage("retrieve", lambda: self._retrieve(reqs))
-        ranked = stage(
-            "rank",
-            lambda: [c[: r.k] for r, c in zip(reqs, self.ranker.rank(reqs, merged), strict=True)],
-        )
+
+        def rank() -> list[list[Candidate]]:
+            ranked = self.ranker.rank(reqs, merged)
+            for reranker in self.rerankers.values():
+                ranked = reranker.rank(reqs, ranked)
+            return [c[: r.k] for r, c in zip(reqs, ranked, strict=True)]
+
+        ranked = stage("rank", rank)
         packs = stage("ground", lambda: self.grounder.ground(reqs, ranked))
+
+        def screen_failed(e: Exception) -> list[FactPack]:  # fail closed: no facts, no story
+            note = f"screening failed ({type(e).__name__}: {e}); every fact withheld"
+            return [dataclasses.replace(p, facts=[], notes=[*p.notes, note]) for p in packs]
+
+        packs = stage("screen", lambda: self._screen(packs), screen_failed)
+        for trace, pack in zip(traces, packs, strict=True):
+            trace.events.extend(pack.notes)
 
         def generator_failed(e: Exception) -> list[list[Draft]]:
             for t in traces:
@@ -210,7 +235,10 @@ class Pipeline:
             sub = [packs[n] for n in missing]
 
             def fallback() -> list[list[DraftReview]]:
-                return self._review(self.fallback.generate(sub, 1), sub)
+                reviews = self._review(self.fallback.generate(sub, 1), sub)
+                for review in (r for rs in reviews for r in rs):
+                    review.fallback = True
+                return reviews
 
             def fallback_failed(e: Exception) -> list[list[DraftReview]]:
                 return [[] for _ in missing]
@@ -239,10 +267,13 @@ class Pipeline:
         listener = request.listener
         if listener.id is not None and not listener.history:
             listener = Listener(listener.id, self.catalog.history(listener.id))
-        if not listener.history and not request.context.seed:
+        if not listener.history and not request.context.seed and not request.context.words():
             who = f"listener '{listener.id}'" if listener.id else "the listener"
-            raise DataError(f"{who} has an empty history; give a history or a seed")
-        for item in list(listener.history) + [request.context.seed or next(iter(listener.history))]:
+            raise DataError(
+                f"{who} has an empty history; give a history, a seed or a context "
+                "(mood, activity, time)"
+            )
+        for item in [*listener.history, *filter(None, [request.context.seed])]:
             self.catalog.item(item)
         k = self.k if request.k is None else request.k
         if k < 1:
@@ -253,24 +284,25 @@ class Pipeline:
 
     def _retrieve(self, reqs: list[Request]) -> list[list[Candidate]]:
         lists = {name: r.retrieve(reqs, quota) for name, (r, quota) in self.retrievers.items()}
-        out = []
-        for n, req in enumerate(reqs):
-            heard = set(req.listener.history) | {req.context.seed}
-            merged: dict[str, Candidate] = {}
-            queues = [lists[name][n] for name in lists]
-            depth = 0
-            while len(merged) < self.candidates and any(depth < len(q) for q in queues):
-                for q in queues:
-                    if depth < len(q):
-                        c = q[depth]
-                        if self.exclude_heard and c.item_id in heard:
-                            continue
-                        m = merged.setdefault(c.item_id, Candidate(c.item_id, 0.0, {}))
-                        m.sources.update(c.sources)
-                        m.score = max(m.score, c.score)
-                depth += 1
-            out.append(list(merged.values())[: self.candidates])
-        return out
+        return [
+            merge(
+                {name: lists[name][n] for name in lists},
+                self.weights,
+                self.candidates,
+                exclude=(set(req.listener.history) | {req.context.seed})
+                if self.exclude_heard
+                else set(),
+            )
+            for n, req in enumerate(reqs)
+        ]
+
+    def _screen(self, packs: list[FactPack]) -> list[FactPack]:
+        """Let every filter with a ``screen`` method clean the facts before generation."""
+        for f in self.filters.values():
+            screen = getattr(f, "screen", None)
+            if screen is not None:
+                packs = screen(packs)
+        return packs
 
     def _review(self, drafts: list[list[Draft]], packs: list[FactPack]) -> list[list[DraftReview]]:
         flat = [(d, p) for ds, p in zip(drafts, packs, strict=True) for d in ds]
@@ -281,7 +313,7 @@ class Pipeline:
                 out = f.check(current, [p for _, p in flat])
             except Exception as e:
                 out = [
-                    Verdict(name, "block", [f"filter error: {type(e).__name__}: {e}"]) for _ in flat
+                    Verdict(name, "block", [f"filter_error: {type(e).__name__}: {e}"]) for _ in flat
                 ]
             for i, v in enumerate(out):
                 verdicts[i].append(v)
@@ -300,10 +332,40 @@ class Pipeline:
             "catalog_version": self.catalog.version,
             "retrievers": {n: r.name for n, (r, _) in self.retrievers.items()},
             "ranker": self.ranker.name,
+            "rerankers": {n: r.name for n, r in self.rerankers.items()},
             "generator": self.generator.name,
             "fallback": self.fallback.name,
             "safety": {n: f.name for n, f in self.filters.items()},
         }
+
+
+RRF_K = 60
+"""The rank offset of reciprocal rank fusion (Cormack et al., 2009)."""
+
+
+def merge(
+    lists: dict[str, list[Candidate]],
+    weights: dict[str, float],
+    budget: int,
+    exclude: set[str | None] = frozenset(),
+) -> list[Candidate]:
+    """Union several retrievers' candidate lists into one, best first, at most ``budget``.
+
+    Each candidate's score is its weighted reciprocal rank fusion,
+    ``sum(weight / (RRF_K + rank))`` over the lists that propose it (weight 1
+    for retrievers not in ``weights``); ``sources`` keeps every retriever's own
+    score. Items in ``exclude`` (what the listener already plays) are dropped.
+    """
+    merged: dict[str, Candidate] = {}
+    for name, candidates in lists.items():
+        weight = weights.get(name, 1.0)
+        for rank, c in enumerate(candidates, 1):
+            if c.item_id in exclude:
+                continue
+            m = merged.setdefault(c.item_id, Candidate(c.item_id, 0.0, {}))
+            m.sources.update(c.sources)
+            m.score += weight / (RRF_K + rank)
+    return sorted(merged.values(), key=lambda c: (-c.score, c.item_id))[:budget]
 
 
 def _request_id(request: Request) -> str:

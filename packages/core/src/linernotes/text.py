@@ -100,14 +100,16 @@ FUNCTION_WORDS = frozenset(
 class NameMatcher:
     """Finds known names in text, longest match first, ignoring case and accents.
 
-    A one-word name, or one made of function words only ("And One"), matches only
-    where the text capitalises it, so ordinary words such as "love" or "and one"
-    are not taken for artists; one that starts with a function word ("And",
-    "Then") does not match at the start of a sentence either. Names made
-    only of digits ("3") are left to number checks.
+    A one-word name, or one made of function words and digits only ("And One",
+    "The 88"), matches only where the text capitalises it, so ordinary words such
+    as "love", "and one" or "the 88" are not taken for artists; one that starts
+    with a function word ("And", "Then") does not match at the start of a
+    sentence either. Names made only of digits ("3") are left to number checks.
+    With ``any_case`` every phrase matches in any case (for tag vocabularies).
     """
 
-    def __init__(self, names: Iterable[str], max_words: int = 8):
+    def __init__(self, names: Iterable[str], max_words: int = 8, any_case: bool = False):
+        self.any_case = any_case
         self._names: dict[tuple[str, ...], str] = {}
         for name in names:
             key = name_key(name)
@@ -130,7 +132,9 @@ class NameMatcher:
                 surface = text[start:end]
                 if self._longer_overlap(toks, i, n):
                     continue
-                common = n == 1 or all(t in FUNCTION_WORDS for t in key)
+                common = not self.any_case and (
+                    n == 1 or all(t in FUNCTION_WORDS or t.isdigit() for t in key)
+                )
                 if common and (
                     surface.islower()
                     or (key[0] in FUNCTION_WORDS and _starts_sentence(text, start))

@@ -87,7 +87,10 @@ class Fact:
 
 @dataclass
 class FactPack:
-    """Everything a generator may say for one request. Facts are cited as ``[n]``, 1-based."""
+    """Everything a generator may say for one request. Facts are cited as ``[n]``, 1-based.
+
+    ``notes`` record what screening changed (dropped or neutralised facts).
+    """
 
     request_id: str
     listener_id: str | None
@@ -95,6 +98,7 @@ class FactPack:
     history: list[Item]
     facts: list[Fact]
     context: Context = field(default_factory=Context)
+    notes: list[str] = field(default_factory=list)
 
     def fact(self, n: int) -> Fact | None:
         """The fact cited as ``[n]``, or None if ``n`` is out of range."""
@@ -122,11 +126,29 @@ Action = Literal["pass", "redact", "block"]
 
 
 @dataclass
+class Claim:
+    """One checked claim of a draft: a name, number, tag, citation or sentence.
+
+    ``score`` is set for scored claims (e.g. a sentence's support by its citations).
+    """
+
+    kind: str
+    text: str
+    start: int
+    end: int
+    supported: bool
+    detail: str = ""
+    score: float | None = None
+
+
+@dataclass
 class Verdict:
     """A safety filter's judgement of one draft.
 
-    ``spans`` are ``(start, end)`` offsets of the offending text; ``text`` is the
-    redacted text when ``action == "redact"``.
+    ``reasons`` are machine-readable ``"code: detail"`` strings (``code`` such as
+    ``unsupported_name`` or ``pii_email``); ``spans`` are ``(start, end)`` offsets of
+    the offending text; ``text`` is the redacted text when ``action == "redact"``;
+    ``claims`` are per-claim results a report can show.
     """
 
     filter: str
@@ -134,6 +156,12 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
     text: str | None = None
+    claims: list[Claim] = field(default_factory=list)
+
+    @property
+    def codes(self) -> list[str]:
+        """The reason codes, e.g. ``["unsupported_number", "pii_email"]``."""
+        return [r.split(":", 1)[0] for r in self.reasons]
 
 
 @dataclass
@@ -157,10 +185,11 @@ class Story:
 
 @dataclass
 class DraftReview:
-    """One draft and every filter's verdict on it."""
+    """One draft and every filter's verdict on it; ``fallback`` marks the fallback's draft."""
 
     draft: Draft
     verdicts: list[Verdict]
+    fallback: bool = False
 
     @property
     def passed(self) -> bool:
