@@ -39,3 +39,15 @@ def test_requests_carry_the_input_history(pipeline):
     [request] = split.requests("test", listeners=split.listeners("test")[:1], k=7)
     assert request.k == 7
     assert request.listener.history == split.train.history(request.listener.id)
+
+
+def test_select_checks_that_listeners_belong_to_the_split(pipeline):
+    import pytest
+    from linernotes import DataError
+
+    split = holdout_split(pipeline.catalog, seed=0)
+    some = split.listeners("test")[:2]
+    assert split.select("test", list(reversed(some))) == sorted(some)
+    assert split.select("validation") == split.listeners("validation")
+    with pytest.raises(DataError, match="1 listener\\(s\\) are not in the test split"):
+        split.select("test", [split.listeners("validation")[0]])

@@ -168,17 +168,10 @@ def config_show(overrides: Overrides = None):
 
 
 def _catalog(overrides: list[str], force: bool = False):
-    from omegaconf import OmegaConf
-
-    from .catalog import Catalog
     from .config import compose
-    from .datasets import prepare
-    from .registry import get_registry
+    from .datasets import load_catalog
 
-    cfg = compose(overrides)
-    params = OmegaConf.to_container(cfg.dataset.params, resolve=True)
-    dataset = get_registry().create("dataset", cfg.dataset.component, params)
-    return Catalog(prepare(dataset, force=force))
+    return load_catalog(compose(overrides).dataset, force=force)
 
 
 @data_app.command("prepare")

@@ -68,19 +68,11 @@ class Pipeline:
     @classmethod
     def from_config(cls, cfg, progress: bool = True) -> Pipeline:
         """Instantiate every configured component from the registry, load the catalog, fit all."""
-        from omegaconf import OmegaConf
-
         from .config import config_id
-        from .datasets import prepare
+        from .datasets import load_catalog
         from .registry import get_registry
 
-        reg = get_registry()
-
-        def make(kind: str, node) -> Any:
-            params = OmegaConf.to_container(node.params, resolve=True)
-            return reg.create(kind, node.component, params)
-
-        dataset = make("dataset", cfg.dataset)
+        make = get_registry().create_from
         retrievers = {
             name: (make("retriever", e), int(e.quota)) for name, e in cfg.retrievers.items()
         }
@@ -93,7 +85,7 @@ class Pipeline:
         generator = make("generator", cfg.generator)
         fallback = make("generator", cfg.fallback)
         filters = {name: make("safety_filter", f) for name, f in cfg.safety.items()}
-        catalog = Catalog(prepare(dataset, progress=progress))
+        catalog = load_catalog(cfg.dataset, progress=progress)
         pipe = cls(
             catalog,
             retrievers,

@@ -64,6 +64,12 @@ class Registry:
                 f"unknown {kind} '{name}'; valid: {choices(self.entries[kind])}"
             ) from None
 
+    def create_from(self, kind: str, node: Any) -> Any:
+        """Instantiate a component from a config node with ``component`` and ``params``."""
+        from omegaconf import OmegaConf
+
+        return self.create(kind, node.component, OmegaConf.to_container(node.params, resolve=True))
+
     def create(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Any:
         """Instantiate a component, rejecting parameters its constructor does not take."""
         cls = self.get(kind, name)

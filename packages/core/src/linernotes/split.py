@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from .catalog import Catalog
+from .errors import DataError
 from .types import Listener, Request
 
 SPLITS = ("validation", "test")
@@ -36,6 +37,19 @@ class Holdout:
     def listeners(self, split: str = "test") -> list[str]:
         """Listener ids of ``split`` (``validation`` or ``test``), sorted."""
         return sorted(self.held_out[split])
+
+    def select(self, split: str = "test", listeners: list[str] | None = None) -> list[str]:
+        """Listener ids of ``split``, or the given ``listeners`` once checked to belong to it."""
+        ids = self.listeners(split)
+        if listeners is None:
+            return ids
+        unknown = [i for i in listeners if i not in self.held_out[split]]
+        if unknown:
+            raise DataError(
+                f"{len(unknown)} listener(s) are not in the {split} split, e.g. "
+                f"{', '.join(unknown[:5])} ({len(ids)} listeners are)"
+            )
+        return sorted(listeners)
 
     def requests(
         self, split: str = "test", listeners: list[str] | None = None, k: int | None = None

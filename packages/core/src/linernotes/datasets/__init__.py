@@ -148,3 +148,11 @@ def prepare(dataset, force: bool = False, progress: bool = True) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
+
+
+def load_catalog(node, force: bool = False, progress: bool = True):
+    """The catalog of a ``dataset`` config node, prepared (and cached) first."""
+    from ..catalog import Catalog
+    from ..registry import get_registry
+
+    return Catalog(prepare(get_registry().create_from("dataset", node), force, progress))

@@ -137,9 +137,8 @@ def evaluate_ranking(
     """
     from omegaconf import OmegaConf
 
-    from ..catalog import Catalog
     from ..config import compose
-    from ..datasets import prepare
+    from ..datasets import load_catalog
     from ..pipeline import Pipeline
     from ..registry import get_registry
     from ..split import SPLITS, holdout_split
@@ -149,32 +148,22 @@ def evaluate_ranking(
     cfg = compose(list(overrides))
     reg = get_registry()
 
-    def make(kind: str, node) -> Any:
-        return reg.create(kind, node.component, OmegaConf.to_container(node.params, resolve=True))
-
     specs = {cfg.ranker.component: cfg.ranker}
     for name in [*BASELINES, *rankers]:
         node = compose([f"ranker={name}"]).ranker
         specs.setdefault(node.component, node)
-    dataset = make("dataset", cfg.dataset)
-    catalog = Catalog(prepare(dataset, progress=progress))
+    catalog = load_catalog(cfg.dataset, progress=progress)
     holdout = holdout_split(catalog, seed=seed)
     truth = holdout.truth(split)
-    ids = holdout.listeners(split)
-    if listeners is not None:
-        unknown = [i for i in listeners if i not in truth]
-        if unknown:
-            raise DataError(
-                f"{len(unknown)} listener(s) are not in the {split} split, e.g. "
-                f"{', '.join(unknown[:5])} ({len(ids)} listeners are)"
-            )
-        ids = sorted(listeners)
+    ids = holdout.select(split, listeners)
     requests = holdout.requests(split, ids)
     train = holdout.train
 
     with _progress(progress) as bar:
         task = bar.add_task("retrieving candidates", total=len(specs) + 1)
-        retrievers = {n: (make("retriever", e), int(e.quota)) for n, e in cfg.retrievers.items()}
+        retrievers = {
+            n: (reg.create_from("retriever", e), int(e.quota)) for n, e in cfg.retrievers.items()
+        }
         for r, _ in retrievers.values():
             r.fit(train)
         weights = {n: float(e.get("weight", 1.0)) for n, e in cfg.retrievers.items()}

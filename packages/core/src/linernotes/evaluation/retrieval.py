@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, choices
+from ..errors import ConfigError, choices
 from ..metrics import recall_at_k
 
 KS = (50, 200, 500)
@@ -80,11 +80,9 @@ def evaluate_retrieval(
     ``listeners`` restricts the split's listeners; ``latency_requests`` of them
     are timed one by one. Same arguments, same recall numbers.
     """
-    from omegaconf import OmegaConf
 
-    from ..catalog import Catalog
     from ..config import compose
-    from ..datasets import prepare
+    from ..datasets import load_catalog
     from ..pipeline import merge
     from ..registry import get_registry
     from ..split import SPLITS, holdout_split
@@ -99,21 +97,10 @@ def evaluate_retrieval(
         raise ConfigError("no retrievers configured; choose some, e.g. retrievers=[colisten]")
     reg = get_registry()
 
-    def make(kind: str, node) -> Any:
-        return reg.create(kind, node.component, OmegaConf.to_container(node.params, resolve=True))
-
-    catalog = Catalog(prepare(make("dataset", cfg.dataset), progress=progress))
+    catalog = load_catalog(cfg.dataset, progress=progress)
     holdout = holdout_split(catalog, seed=seed)
     truth = holdout.truth(split)
-    ids = holdout.listeners(split)
-    if listeners is not None:
-        unknown = [i for i in listeners if i not in truth]
-        if unknown:
-            raise DataError(
-                f"{len(unknown)} listener(s) are not in the {split} split, e.g. "
-                f"{', '.join(unknown[:5])} ({len(ids)} listeners are)"
-            )
-        ids = sorted(listeners)
+    ids = holdout.select(split, listeners)
     requests = holdout.requests(split, ids)
     timed = requests[:latency_requests]
     entries = dict(cfg.retrievers.items())
@@ -126,7 +113,7 @@ def evaluate_retrieval(
         for name, entry in entries.items():
             bar.update(task, description=f"{name}: fitting")
             start = time.perf_counter()
-            fitted[name] = make("retriever", entry)
+            fitted[name] = reg.create_from("retriever", entry)
             fitted[name].fit(holdout.train)
             fit_seconds[name] = time.perf_counter() - start
             bar.update(task, description=f"{name}: retrieving")
