@@ -42,6 +42,22 @@ PACK = FactPack(
 )
 
 
+def grounding_with_artist(tmp_path, old: str, new: str) -> Grounding:
+    """A grounding filter fitted on the tiny catalog with artist ``old`` renamed ``new``."""
+    from linernotes.catalog import Catalog
+    from linernotes.datasets.hetrec import HetRec2011
+    from linernotes.testing import write_tiny_dataset
+
+    sources = write_tiny_dataset(tmp_path / "raw")
+    artists = sources["lastfm"] / "artists.dat"
+    artists.write_text(artists.read_text().replace(old, new))
+    (tmp_path / "bundle").mkdir()
+    HetRec2011().build(sources, tmp_path / "bundle")
+    g = Grounding()
+    g.fit(Catalog(tmp_path / "bundle"))
+    return g
+
+
 def verdict(grounding, text, pack=PACK):
     return grounding.check([Draft(text, "t")], [pack])[0]
 
@@ -84,18 +100,7 @@ def test_a_citation_after_the_full_stop_belongs_to_its_sentence(grounding):
 
 
 def test_a_name_with_full_stops_does_not_split_sentences(tmp_path):
-    from linernotes.catalog import Catalog
-    from linernotes.testing import write_tiny_dataset
-
-    sources = write_tiny_dataset(tmp_path / "raw")
-    artists = sources["lastfm"] / "artists.dat"
-    artists.write_text(artists.read_text().replace("Rock Artist A", "B.B. King"))
-    (tmp_path / "bundle").mkdir()
-    from linernotes.datasets.hetrec import HetRec2011
-
-    HetRec2011().build(sources, tmp_path / "bundle")
-    g = Grounding()
-    g.fit(Catalog(tmp_path / "bundle"))
+    g = grounding_with_artist(tmp_path, "Rock Artist A", "B.B. King")
     pack = FactPack(
         "r",
         None,
@@ -139,17 +144,7 @@ def test_words_quoted_from_a_cited_fact_are_not_names(grounding):
 
 
 def test_a_name_made_of_a_quoted_tag_and_function_words_is_not_a_name(tmp_path):
-    from linernotes.catalog import Catalog
-    from linernotes.datasets.hetrec import HetRec2011
-    from linernotes.testing import write_tiny_dataset
-
-    sources = write_tiny_dataset(tmp_path / "raw")
-    artists = sources["lastfm"] / "artists.dat"
-    artists.write_text(artists.read_text().replace("Jazz Artist A", "The K"))
-    (tmp_path / "bundle").mkdir()
-    HetRec2011().build(sources, tmp_path / "bundle")
-    g = Grounding()
-    g.fit(Catalog(tmp_path / "bundle"))
+    g = grounding_with_artist(tmp_path, "Jazz Artist A", "The K")
     pack = FactPack(
         "r",
         None,

@@ -36,6 +36,11 @@ Overrides = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+ListenersFile = Annotated[
+    Path | None,
+    typer.Option(help="A file of listener ids, one per line, to restrict the test listeners."),
+]
+Split = Annotated[str, typer.Option(help="Holdout split: test (report) or validation (tuning).")]
 
 
 def _console(stderr: bool = False):
@@ -235,13 +240,8 @@ def eval_retrieval(
             "configured list, e.g. colisten,tags,embedding."
         ),
     ] = None,
-    listeners: Annotated[
-        Path | None,
-        typer.Option(help="A file of listener ids, one per line, to restrict the test listeners."),
-    ] = None,
-    split: Annotated[
-        str, typer.Option(help="Holdout split: test (report) or validation (tuning).")
-    ] = "test",
+    listeners: ListenersFile = None,
+    split: Split = "test",
     seed: Annotated[int, typer.Option(help="Seed of the holdout split.")] = 0,
     latency_requests: Annotated[
         int, typer.Option(help="Requests timed one at a time for latency.", min=1)
@@ -302,13 +302,8 @@ def eval_ranking(
             "and the baselines (popularity, itemknn, ease), e.g. blend,popcolisten."
         ),
     ] = None,
-    listeners: Annotated[
-        Path | None,
-        typer.Option(help="A file of listener ids, one per line, to restrict the test listeners."),
-    ] = None,
-    split: Annotated[
-        str, typer.Option(help="Holdout split: test (report) or validation (tuning).")
-    ] = "test",
+    listeners: ListenersFile = None,
+    split: Split = "test",
     seed: Annotated[int, typer.Option(help="Seed of the holdout split and the bootstrap.")] = 0,
     bootstrap: Annotated[
         int,
