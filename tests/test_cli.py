@@ -5,7 +5,11 @@ import subprocess
 import sys
 
 import pytest
+import typer
+from linernotes import hookimpl
 from linernotes.cli import app
+from linernotes.feedback import parse_event
+from linernotes.plugins import get_plugin_manager, register_plugin, unregister_plugin
 from typer.testing import CliRunner
 
 runner = CliRunner()
@@ -36,7 +40,7 @@ def test_recommend_json_has_picks_a_story_and_a_trace():
 def test_recommend_prints_picks_story_and_cited_facts():
     result = run("recommend", "-l", "2", "-k", "3", "generator=template")
     assert result.exit_code == 0, result.output
-    assert "story by template" in result.stdout
+    assert "by template" in result.stdout
     assert "[1]" in result.stdout
     assert result.stdout.count("colisten") >= 3
 
@@ -141,9 +145,46 @@ def test_data_prepare_reports_the_quarantine_and_bundle():
 
 def test_help_does_not_import_heavy_modules():
     code = (
-        "import sys, linernotes.cli; "
-        "print(sorted(m for m in ('polars', 'hydra', 'scipy', 'numpy', 'torch') "
-        "if m in sys.modules))"
+        "import sys, linernotes.cli; linernotes.cli.get_app(); "
+        "print(sorted(m for m in ('polars', 'hydra', 'scipy', 'numpy', 'torch', 'transformers', "
+        "'trl', 'apache_beam') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+class HelloCommand:
+    @hookimpl
+    def register_commands(self, cli):
+        @cli.command()
+        def hello(name: str = "world"):
+            """Say hello."""
+            typer.echo(f"hello {name}")
+
+
+def test_a_plugin_adds_a_command():
+    register_plugin(HelloCommand(), name="hello-command")
+    try:
+        cli = typer.Typer()
+        cli.command()(lambda: None)  # a second command, so typer keeps subcommand names
+        get_plugin_manager().hook.register_commands(cli=cli)
+        result = runner.invoke(cli, ["hello", "--name", "linernotes"])
+    finally:
+        unregister_plugin("hello-command")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "hello linernotes\n"
+
+
+def test_recommend_log_appends_an_impression_that_validates(tmp_path):
+    log = tmp_path / "impressions.jsonl"
+    for _ in range(2):
+        result = run(
+            "recommend", "-l", "2", "--mood", "mellow", "--log", str(log), "generator=template"
+        )
+        assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == 2 and lines[0]["story_id"] == lines[1]["story_id"]
+    event = parse_event(lines[0])
+    assert event.event == "impression" and event.listener == "2"
+    assert event.context.mood == "mellow"
+    assert f"story {event.story_id} by template" in result.stdout

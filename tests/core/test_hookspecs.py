@@ -22,6 +22,7 @@ def test_there_are_hooks():
         "register_generators",
         "register_safety_filters",
         "register_datasets",
+        "register_commands",
         "before_stage",
         "after_stage",
         "on_stage_error",

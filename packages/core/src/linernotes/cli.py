@@ -89,6 +89,13 @@ def recommend(
     k: Annotated[
         int | None, typer.Option("-k", help="Number of picks (default: config k).", min=1)
     ] = None,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append an impression event (story id, context, text, facts) to this JSONL "
+            "file, for `linernotes feedback ingest`."
+        ),
+    ] = None,
     as_json: Json = False,
 ):
     """Rank what a listener should play next and write a grounded story about it."""
@@ -108,6 +115,10 @@ def recommend(
         listener=listener, history=names, k=k, time=time, mood=mood, activity=activity, seed=seed
     )
     result = pipe.recommend(request)
+    if log is not None:
+        from .feedback import log_impressions
+
+        log_impressions([result], log)
     if as_json:
         typer.echo(json.dumps(to_dict(result), indent=2, ensure_ascii=False, default=str))
         return
@@ -131,7 +142,9 @@ def _show_result(result) -> None:
     if result.story is None:
         out.print("[red]no story passed the safety filters[/red]")
         return
-    title = f"story by {result.story.generator}" + (" (fallback)" if result.story.fallback else "")
+    title = f"story {result.story.id} by {result.story.generator}" + (
+        " (fallback)" if result.story.fallback else ""
+    )
     out.print(Panel(escape(result.story.text), title=title, title_align="left"))
     facts = {f.id: f for f in result.facts.facts}
     for n, fact_id in sorted(result.story.citations.items()):
@@ -421,9 +434,30 @@ def eval_stories(
         _console().print(f"[green]report:[/green] {report}")
 
 
+_plugin_commands = False
+
+
+def get_app() -> typer.Typer:
+    """The command line with every plugin's commands (hook ``register_commands``) added."""
+    global _plugin_commands
+    if not _plugin_commands:
+        from .plugins import get_plugin_manager
+
+        get_plugin_manager().hook.register_commands(cli=app)
+        _plugin_commands = True
+    return app
+
+
 def main() -> None:
     """Entry point of the ``linernotes`` script."""
-    app(prog_name="linernotes")
+    try:
+        cli = get_app()
+    except LinernotesError as e:
+        from rich.markup import escape
+
+        _console(stderr=True).print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+        sys.exit(1)
+    cli(prog_name="linernotes")
 
 
 if __name__ == "__main__":

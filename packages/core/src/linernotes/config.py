@@ -21,7 +21,19 @@ from typing import Any
 from .errors import ConfigError, choices
 
 CONFIG_ENV = "LINERNOTES_CONFIG_DIR"
-GROUPS = ("dataset", "retrievers", "ranker", "rerankers", "generator", "safety", "experiment")
+GROUPS = (
+    "dataset",
+    "retrievers",
+    "ranker",
+    "rerankers",
+    "generator",
+    "safety",
+    "executor",
+    "tune",
+    "experiment",
+)
+# Groups that say how a job runs, not what the pipeline computes: not part of config_id.
+JOB_GROUPS = ("executor", "tune")
 
 
 @dataclass
@@ -66,6 +78,8 @@ class Schema:
     drafts: int = 1
     exclude_heard: bool = True
     ground: Ground = field(default_factory=Ground)
+    executor: Component = field(default_factory=Component)  # linernotes batch (linernotes-batch)
+    tune: Component = field(default_factory=Component)  # linernotes tune (linernotes-tuning)
 
 
 # Named collections of components (checked by key, so '+safety.x={...}' can add one).
@@ -121,10 +135,11 @@ def _hydra_compose(overrides: list[str]):
 
 
 def config_id(cfg) -> str:
-    """A short, stable hash of a composed config."""
+    """A short, stable hash of what a composed config computes (job groups left out)."""
     from omegaconf import OmegaConf
 
-    return hashlib.sha256(OmegaConf.to_yaml(cfg, sort_keys=True).encode()).hexdigest()[:12]
+    tree = {k: v for k, v in OmegaConf.to_container(cfg).items() if k not in JOB_GROUPS}
+    return hashlib.sha256(OmegaConf.to_yaml(tree, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _explain(error: Exception, overrides: list[str]) -> str:

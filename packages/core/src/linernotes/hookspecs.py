@@ -68,6 +68,17 @@ def register_safety_filters(register: Register) -> None:
 
 
 @hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``linernotes`` command line (a ``typer.Typer``).
+
+    Called once, before the command line parses its arguments. Add commands with
+    ``cli.command()`` or groups with ``cli.add_typer()``; import heavy libraries
+    inside the commands, not at module level, so ``linernotes --help`` stays fast.
+    Every implementation runs; command names must not clash.
+    """
+
+
+@hookspec
 def before_stage(stage: str, requests: Sequence[Request]) -> None:
     """Called before a pipeline stage runs on a batch.
 

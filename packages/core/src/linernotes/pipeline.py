@@ -216,18 +216,18 @@ class Pipeline:
         drafts = stage(
             "generate", lambda: self.generator.generate(packs, self.drafts), generator_failed
         )
-        reviews = stage("safety", lambda: self._review(drafts, packs))
+        reviews = stage("safety", lambda: self.review(drafts, packs))
         stories: list[Story | None] = [None] * len(reqs)
         for n, rs in enumerate(reviews):
             chosen = next((r for r in rs if r.passed), None)
             if chosen is not None:
-                stories[n] = _story(chosen.draft, packs[n], fallback=False)
+                stories[n] = _story(chosen.draft, packs[n], self.config_id, fallback=False)
         missing = [n for n, s in enumerate(stories) if s is None]
         if missing:
             sub = [packs[n] for n in missing]
 
             def fallback() -> list[list[DraftReview]]:
-                reviews = self._review(self.fallback.generate(sub, 1), sub)
+                reviews = self.review(self.fallback.generate(sub, 1), sub)
                 for review in (r for rs in reviews for r in rs):
                     review.fallback = True
                 return reviews
@@ -243,7 +243,7 @@ class Pipeline:
                     traces[n].events.append("no draft and no fallback passed the safety filters")
                 else:
                     traces[n].events.append("no draft passed the safety filters; used the fallback")
-                    stories[n] = _story(chosen.draft, packs[n], fallback=True)
+                    stories[n] = _story(chosen.draft, packs[n], self.config_id, fallback=True)
         results = []
         for n, req in enumerate(reqs):
             traces[n].timings = {**timings, "fit": self.fit_seconds}
@@ -296,7 +296,8 @@ class Pipeline:
                 packs = screen(packs)
         return packs
 
-    def _review(self, drafts: list[list[Draft]], packs: list[FactPack]) -> list[list[DraftReview]]:
+    def review(self, drafts: list[list[Draft]], packs: list[FactPack]) -> list[list[DraftReview]]:
+        """Judge each pack's drafts with every safety filter, in order (a redaction carries on)."""
         flat = [(d, p) for ds, p in zip(drafts, packs, strict=True) for d in ds]
         current = [d for d, _ in flat]
         verdicts: list[list[Verdict]] = [[] for _ in flat]
@@ -373,9 +374,11 @@ def _request_id(request: Request) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def _story(draft: Draft, pack: FactPack, fallback: bool) -> Story:
+def _story(draft: Draft, pack: FactPack, config_id: str, fallback: bool) -> Story:
     cites = {n: pack.facts[n - 1].id for n in draft.citations if 1 <= n <= len(pack.facts)}
-    return Story(draft.text, draft.generator, cites, fallback)
+    key = json.dumps([pack.request_id, pack.listener_id, config_id, draft.generator, draft.text])
+    story_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return Story(draft.text, draft.generator, cites, fallback, story_id)
 
 
 def build_pipeline(overrides: Sequence[str] = (), progress: bool = True) -> Pipeline:

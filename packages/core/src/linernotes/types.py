@@ -175,12 +175,17 @@ class Pick:
 
 @dataclass
 class Story:
-    """The delivered story and the facts its citations resolve to."""
+    """The delivered story and the facts its citations resolve to.
+
+    ``id`` names the exact text shown to this request's listener, so feedback on
+    it can be joined back to it (see :mod:`linernotes.feedback`).
+    """
 
     text: str
     generator: str
     citations: dict[int, str]
     fallback: bool = False
+    id: str = ""
 
 
 @dataclass

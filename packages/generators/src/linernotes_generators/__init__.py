@@ -1,16 +1,23 @@
-"""Story generators for linernotes: a local language model, a served one, and templates."""
+"""Story generators for linernotes: a local language model, a served one, and templates.
 
-from .openai_http import GenerationError, OpenAIGenerator
-from .prompts import Example, Prompter, load_examples
-from .template import TemplateGenerator
-from .transformers_generator import TransformersGenerator
+Imported lazily (PEP 562), so loading the plugin to list commands stays fast.
+"""
 
-__all__ = [
-    "Example",
-    "GenerationError",
-    "OpenAIGenerator",
-    "Prompter",
-    "TemplateGenerator",
-    "TransformersGenerator",
-    "load_examples",
-]
+import importlib
+
+_WHERE = {
+    "Example": "prompts",
+    "GenerationError": "openai_http",
+    "load_examples": "prompts",
+    "OpenAIGenerator": "openai_http",
+    "Prompter": "prompts",
+    "TemplateGenerator": "template",
+    "TransformersGenerator": "transformers_generator",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,13 +2,13 @@
 
 from linernotes import hookimpl
 
-from .openai_http import OpenAIGenerator
-from .template import TemplateGenerator
-from .transformers_generator import TransformersGenerator
-
 
 @hookimpl
 def register_generators(register):
+    from .openai_http import OpenAIGenerator
+    from .template import TemplateGenerator
+    from .transformers_generator import TransformersGenerator
+
     register(TemplateGenerator)
     register(TransformersGenerator)
     register(OpenAIGenerator)

@@ -82,14 +82,22 @@ class Prompter:
 
     def messages(self, pack: FactPack) -> list[dict[str, str]]:
         """The chat for one pack: ``[{"role": ..., "content": ...}, ...]``."""
+        return self._chat(*self.shown(pack))
+
+    def example_messages(self, example: Example) -> list[dict[str, str]]:
+        """The chat that asks for a golden example's story (for tuning and perplexity)."""
+        return self._chat(example.facts, example.picks, example.moment)
+
+    def _chat(self, facts: list[tuple[int, str]], picks: list[str], moment: str):
         chat = [{"role": "system", "content": self.system}]
         for e in self.examples:
             chat.append({"role": "user", "content": self._render(e.facts, e.picks, e.moment)})
             chat.append({"role": "assistant", "content": e.story})
-        chat.append({"role": "user", "content": self._render(*self._shown(pack))})
+        chat.append({"role": "user", "content": self._render(facts, picks, moment)})
         return chat
 
-    def _shown(self, pack: FactPack) -> tuple[list[tuple[int, str]], list[str], str]:
+    def shown(self, pack: FactPack) -> tuple[list[tuple[int, str]], list[str], str]:
+        """What the prompt shows of a pack: numbered facts, pick names and the moment."""
         per_item: dict[str, int] = {}
         facts = []
         for number, fact in enumerate(pack.facts, start=1):

@@ -1,18 +1,23 @@
-"""Rankers and re-rankers for linernotes: popularity, item-kNN, EASE, a blend, MMR, blocklist."""
+"""Rankers and re-rankers for linernotes: popularity, item-kNN, EASE, a blend, MMR, blocklist.
 
-from .blend import LearnedBlend
-from .ease import EASE
-from .itemknn import ItemKNN
-from .popcolisten import PopularityCoListening
-from .popularity import Popularity
-from .rerank import MMR, Blocklist
+Imported lazily (PEP 562), so loading the plugin to list commands stays fast.
+"""
 
-__all__ = [
-    "EASE",
-    "MMR",
-    "Blocklist",
-    "ItemKNN",
-    "LearnedBlend",
-    "Popularity",
-    "PopularityCoListening",
-]
+import importlib
+
+_WHERE = {
+    "Blocklist": "rerank",
+    "EASE": "ease",
+    "ItemKNN": "itemknn",
+    "LearnedBlend": "blend",
+    "MMR": "rerank",
+    "Popularity": "popularity",
+    "PopularityCoListening": "popcolisten",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

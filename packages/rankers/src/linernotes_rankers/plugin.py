@@ -2,15 +2,15 @@
 
 from linernotes import hookimpl
 
-from .blend import LearnedBlend
-from .ease import EASE
-from .itemknn import ItemKNN
-from .popcolisten import PopularityCoListening
-from .popularity import Popularity
-from .rerank import MMR, Blocklist
-
 
 @hookimpl
 def register_rankers(register):
+    from .blend import LearnedBlend
+    from .ease import EASE
+    from .itemknn import ItemKNN
+    from .popcolisten import PopularityCoListening
+    from .popularity import Popularity
+    from .rerank import MMR, Blocklist
+
     for ranker in (PopularityCoListening, Popularity, ItemKNN, EASE, LearnedBlend, MMR, Blocklist):
         register(ranker)

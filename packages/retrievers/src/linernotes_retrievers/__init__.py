@@ -1,22 +1,26 @@
-"""Retrievers for linernotes: co-listening, popularity, tags, embeddings, friends, context."""
+"""Retrievers for linernotes: co-listening, popularity, tags, embeddings, friends, context.
 
-from .colisten import CoListening
-from .context import ContextRetriever
-from .embedding import EmbeddingRetriever, ExactIndex, USearchIndex, VectorIndex
-from .lexicon import Lexicon
-from .popular import Popular
-from .social import Social
-from .tags import TagRetriever
+Imported lazily (PEP 562), so loading the plugin to list commands stays fast.
+"""
 
-__all__ = [
-    "CoListening",
-    "ContextRetriever",
-    "EmbeddingRetriever",
-    "ExactIndex",
-    "Lexicon",
-    "Popular",
-    "Social",
-    "TagRetriever",
-    "USearchIndex",
-    "VectorIndex",
-]
+import importlib
+
+_WHERE = {
+    "CoListening": "colisten",
+    "ContextRetriever": "context",
+    "EmbeddingRetriever": "embedding",
+    "ExactIndex": "embedding",
+    "Lexicon": "lexicon",
+    "Popular": "popular",
+    "Social": "social",
+    "TagRetriever": "tags",
+    "USearchIndex": "embedding",
+    "VectorIndex": "embedding",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,21 @@
-"""Safety filters for linernotes: grounding, toxicity, personal data, injection, Unicode."""
+"""Safety filters for linernotes: grounding, toxicity, personal data, injection, Unicode.
 
-from .grounding import Grounding
-from .injection import Injection
-from .pii import PersonalData
-from .toxicity import Toxicity
-from .unicode import UnicodeTricks
+Imported lazily (PEP 562), so loading the plugin to list commands stays fast.
+"""
 
-__all__ = ["Grounding", "Injection", "PersonalData", "Toxicity", "UnicodeTricks"]
+import importlib
+
+_WHERE = {
+    "Grounding": "grounding",
+    "Injection": "injection",
+    "PersonalData": "pii",
+    "Toxicity": "toxicity",
+    "UnicodeTricks": "unicode",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,14 +2,14 @@
 
 from linernotes import hookimpl
 
-from .grounding import Grounding
-from .injection import Injection
-from .pii import PersonalData
-from .toxicity import Toxicity
-from .unicode import UnicodeTricks
-
 
 @hookimpl
 def register_safety_filters(register):
+    from .grounding import Grounding
+    from .injection import Injection
+    from .pii import PersonalData
+    from .toxicity import Toxicity
+    from .unicode import UnicodeTricks
+
     for cls in (Grounding, Toxicity, PersonalData, Injection, UnicodeTricks):
         register(cls)

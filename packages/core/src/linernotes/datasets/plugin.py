@@ -1,9 +1,10 @@
 """Core's built-in plugin: the datasets that ship with linernotes."""
 
 from ..hookspecs import hookimpl
-from .hetrec import HetRec2011
 
 
 @hookimpl
 def register_datasets(register):
+    from .hetrec import HetRec2011
+
     register(HetRec2011)

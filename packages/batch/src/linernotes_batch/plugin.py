@@ -1,0 +1,1 @@
+"""linernotes-batch plugin: its commands are added here."""

@@ -1,0 +1,1 @@
+"""linernotes-tuning plugin: its commands are added here."""
