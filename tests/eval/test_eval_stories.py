@@ -86,3 +86,31 @@ def test_unknown_listeners_fail_in_one_line(tmp_path):
     listeners.write_text("2\nnobody\n")
     result = run("--listeners", str(listeners), "generator=template")
     assert result.exit_code == 1 and "unknown listener(s) nobody" in result.stderr
+
+
+def test_compare_shows_runs_side_by_side_with_collapse_checks(tmp_path, inventor, pipeline):
+    listeners = tmp_path / "listeners.txt"
+    listeners.write_text("2\n3\n")
+    inventing = (
+        "generator.component=inventor ~generator.params.seed ~generator.params.facts_per_pick "
+        "~generator.params.style"
+    )
+    args = ["--listeners", str(listeners), "--compare", inventing, "generator=template"]
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    base, other = out["base"], out[inventing]
+    assert base["raw_grounded_rate"] == 1.0 and other["raw_grounded_rate"] == 0.0
+    assert base["raw_degenerate_rate"] == 0.0 and other["raw_degenerate_rate"] == 1.0
+    assert 0 <= base["raw_repetition_rate"] < 0.5 and base["raw_distinct_2"] > 0
+    table = run(*args)
+    assert table.exit_code == 0, table.output
+    assert "grounded" in table.stdout and "inventor" in table.stdout  # the compare column
+
+
+def test_repetition_counts_repeated_trigrams():
+    from linernotes.evaluation.stories import _repetition
+
+    assert _repetition("play this now play this now play this now") == 4 / 7
+    assert _repetition("every word here differs from the rest") == 0.0
+    assert _repetition("too short") == 0.0

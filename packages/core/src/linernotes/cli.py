@@ -393,6 +393,13 @@ def eval_stories(
         typer.Option(help="A file of listener ids, one per line (default: the test split's)."),
     ] = None,
     limit: Annotated[int, typer.Option(help="How many listeners to serve.", min=1)] = 50,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also evaluate with these extra overrides (space-separated; repeatable) and "
+            "show them side by side, e.g. --compare 'generator.params.model=tuned'.",
+        ),
+    ] = None,
     report: Annotated[
         Path | None, typer.Option(help="Write an HTML report with blocked drafts marked up.")
     ] = None,
@@ -402,36 +409,39 @@ def eval_stories(
     from .evaluation.ranking import read_listeners
     from .evaluation.stories import evaluate_stories, write_report
 
-    result = evaluate_stories(
-        overrides or [],
-        listeners=read_listeners(listeners) if listeners is not None else None,
-        limit=limit,
-        progress=not as_json,
-    )
+    runs = {"base": overrides or []}
+    for extra in compare or []:
+        runs[extra] = [*(overrides or []), *extra.split()]
+    ids = read_listeners(listeners) if listeners is not None else None
+    results = {
+        label: evaluate_stories(run, listeners=ids, limit=limit, progress=not as_json)
+        for label, run in runs.items()
+    }
     if report is not None:
-        write_report(result, report)
+        write_report(results["base"], report)
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        out = {k: r.to_dict() for k, r in results.items()} if compare else results["base"].to_dict()
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     from rich.table import Table
 
-    table = Table(
-        "measure",
-        "value",
-        title=f"Stories by {result.generator} on {result.dataset}, {result.listeners} listeners",
-        title_justify="left",
-    )
-    for key, value in result.to_dict().items():
-        if key == "examples":
-            continue
-        if isinstance(value, dict):
-            value = ", ".join(f"{k} {v:.3g}" for k, v in value.items()) or "-"
-        elif isinstance(value, float):
-            value = f"{value:.3f}"
-        table.add_row(key.replace("_", " "), str(value))
+    first = results["base"]
+    title = f"Stories by {first.generator} on {first.dataset}, {first.listeners} listeners"
+    table = Table("measure", *results, title=title, title_justify="left")
+    for key in first.to_dict():
+        if key != "examples":
+            table.add_row(
+                key.replace("_", " "), *(_cell(r.to_dict()[key]) for r in results.values())
+            )
     _console().print(table)
     if report is not None:
         _console().print(f"[green]report:[/green] {report}")
+
+
+def _cell(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v:.3g}" for k, v in value.items()) or "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 _plugin_commands = False

@@ -73,6 +73,7 @@ class Prompter:
         self.system = env.get_template("system.j2").render().strip()
         self.user = env.get_template("user.j2")
         self.facts_per_pick = facts_per_pick
+        self.source = examples
         self.examples = load_examples(examples)
         if shots > len(self.examples):
             raise ValueError(

@@ -22,12 +22,18 @@ from ..text import tokens
 from ..types import Draft, Listener, Request, Result
 
 AUDITORS = ("grounding", "toxicity", "pii")
+MIN_WORDS = 8
 NAME_CODES = ("unsupported_name", "uncited_name")
 
 
 @dataclass
 class StoryReport:
-    """What ``linernotes eval stories`` reports (all rates in [0, 1])."""
+    """What ``linernotes eval stories`` reports (all rates in [0, 1]).
+
+    The ``raw_`` collapse checks: ``raw_repetition_rate`` is the mean share of a
+    draft's word trigrams that repeat an earlier one in it; a draft is
+    degenerate when it is empty, under ``MIN_WORDS`` words, or mostly repetition.
+    """
 
     dataset: str
     generator: str
@@ -45,6 +51,10 @@ class StoryReport:
     pii_hits: int
     distinct_2: float
     mean_words: float
+    raw_distinct_2: float
+    raw_mean_words: float
+    raw_repetition_rate: float
+    raw_degenerate_rate: float
     latency_ms_per_listener: dict[str, float]
     examples: list[dict] = field(default_factory=list)
 
@@ -114,6 +124,8 @@ def _grade(pipe, results: list[Result], auditors: dict, timings: Counter) -> Sto
         for name, f in auditors.items()
     }
     texts = [s.text for s, _ in stories]
+    drafts = [rv.draft.text for rv, _ in raw]
+    repetition = [_repetition(t) for t in drafts]
     n = len(results)
     return StoryReport(
         dataset=pipe.catalog.name,
@@ -131,7 +143,17 @@ def _grade(pipe, results: list[Result], auditors: dict, timings: Counter) -> Sto
         toxicity_hits=audit["toxicity"],
         pii_hits=audit["pii"],
         distinct_2=_distinct_2(texts),
-        mean_words=statistics.fmean(len(t.split()) for t in texts) if texts else 0.0,
+        mean_words=_mean_words(texts),
+        raw_distinct_2=_distinct_2(drafts),
+        raw_mean_words=_mean_words(drafts),
+        raw_repetition_rate=statistics.fmean(repetition) if drafts else 0.0,
+        raw_degenerate_rate=_rate(
+            sum(
+                len(t.split()) < MIN_WORDS or r > 0.5
+                for t, r in zip(drafts, repetition, strict=True)
+            ),
+            len(drafts),
+        ),
         latency_ms_per_listener={k: 1000 * v / n for k, v in timings.items()},
         examples=_examples(results),
     )
@@ -152,6 +174,17 @@ def _distinct_2(texts: list[str]) -> float:
         words = [w for w, _, _ in tokens(text)]
         bigrams += zip(words, words[1:], strict=False)
     return len(set(bigrams)) / len(bigrams) if bigrams else 0.0
+
+
+def _mean_words(texts: list[str]) -> float:
+    return statistics.fmean(len(t.split()) for t in texts) if texts else 0.0
+
+
+def _repetition(text: str) -> float:
+    """The share of a text's word trigrams that repeat an earlier one."""
+    words = [w for w, _, _ in tokens(text)]
+    grams = list(zip(words, words[1:], words[2:], strict=False))
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0
 
 
 def _examples(results: list[Result], limit: int = 5) -> list[dict]:

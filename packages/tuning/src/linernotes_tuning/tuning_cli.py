@@ -1,0 +1,124 @@
+"""``linernotes prefs`` and ``linernotes tune``: preference pairs, then DPO or KTO fine-tuning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from linernotes.cli import Json, Overrides, handled
+
+prefs_app = typer.Typer(
+    help="Build preference pairs from verifier judgments, editorial stories and feedback.",
+    no_args_is_help=True,
+)
+tune_app = typer.Typer(
+    help="Fine-tune the story model on preference pairs (TRL), then load it with "
+    "generator.params.model=PATH.",
+    no_args_is_help=True,
+)
+PrefsDir = Annotated[Path, typer.Option("--prefs", help="A folder written by `prefs build`.")]
+
+
+def _print_json(value) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+@prefs_app.command("build")
+@handled
+def prefs_build(
+    overrides: Overrides = None,
+    out: Annotated[Path, typer.Option(help="Folder for train.jsonl, validation.jsonl.")] = Path(
+        "prefs"
+    ),
+    listeners: Annotated[
+        int, typer.Option(help="Prompts: this many listeners outside the test split.", min=1)
+    ] = 120,
+    drafts: Annotated[int, typer.Option(help="Model drafts per prompt.", min=2)] = 3,
+    margin: Annotated[
+        float, typer.Option(help="Verifier pairs need at least this score difference.")
+    ] = 1.0,
+    shots: Annotated[
+        int, typer.Option(help="Golden examples in each prompt (a tuned model needs none).", min=0)
+    ] = 0,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature of drafts.")] = 0.7,
+    feedback: Annotated[
+        Path | None, typer.Option(help="Add pairs from this feedback store (feedback ingest).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the holdout split and sampling.")] = 0,
+    as_json: Json = False,
+):
+    """Write drafts, judge them, and pair better stories with worse ones."""
+    from .prefs import build_prefs
+
+    report = build_prefs(
+        out,
+        overrides or [],
+        listeners=listeners,
+        drafts=drafts,
+        margin=margin,
+        shots=shots,
+        temperature=temperature,
+        feedback=feedback,
+        seed=seed,
+        progress=not as_json,
+    )
+    if as_json:
+        _print_json(report.__dict__)
+        return
+    typer.echo(
+        f"{sum(report.pairs.values())} pairs from {report.prompts} prompts "
+        f"({report.grounded_drafts}/{report.drafts} drafts grounded): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(report.pairs.items()))
+        + f"; train {report.splits.get('train', 0)}, validation "
+        f"{report.splits.get('validation', 0)} -> {out}"
+    )
+
+
+def _tune(method: str, overrides: list[str], prefs: Path, out: Path, as_json: bool) -> None:
+    from .tune import tune
+
+    card = tune(prefs, out, [f"tune={method}", *overrides], progress=not as_json)
+    if as_json:
+        _print_json(card)
+        return
+    metrics = card["metrics"]
+    typer.echo(
+        f"tuned {card['base_model']} with {card['method']} on {card['pairs']['train']} pairs "
+        f"in {metrics['train_seconds']:.0f} s -> {out}\n"
+        + "\n".join(f"  {k}: {v}" for k, v in metrics.items())
+        + f"\nuse it: linernotes recommend --listener 2 generator.params.model={out} "
+        f"generator.params.shots={card['shots']}"
+    )
+
+
+@tune_app.command("dpo")
+@handled
+def tune_dpo(
+    overrides: Overrides = None,
+    prefs: PrefsDir = Path("prefs"),
+    out: Annotated[Path, typer.Option(help="The tuned model's folder.")] = Path("tuned"),
+    as_json: Json = False,
+):
+    """Direct preference optimisation (TRL DPOTrainer); resumes from the last checkpoint."""
+    overrides = overrides or []
+    method = next((o.split("=", 1)[1] for o in overrides if o.startswith("tune=")), "dpo")
+    rest = [o for o in overrides if not o.startswith("tune=")]
+    if not method.startswith("dpo"):
+        from linernotes.errors import ConfigError
+
+        raise ConfigError(f"tune dpo needs a dpo option (dpo, dpo_full), got tune={method}")
+    _tune(method, rest, prefs, out, as_json)
+
+
+@tune_app.command("kto")
+@handled
+def tune_kto(
+    overrides: Overrides = None,
+    prefs: PrefsDir = Path("prefs"),
+    out: Annotated[Path, typer.Option(help="The tuned model's folder.")] = Path("tuned-kto"),
+    as_json: Json = False,
+):
+    """Kahneman-Tversky optimisation (TRL KTOTrainer) on unpaired good and bad stories."""
+    _tune("kto", [o for o in overrides or [] if not o.startswith("tune=")], prefs, out, as_json)
