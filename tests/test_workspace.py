@@ -16,6 +16,8 @@ MEMBERS = [
     "linernotes-generators",
     "linernotes-safety",
     "linernotes-hello",
+    "linernotes-tuning",
+    "linernotes-batch",
 ]
 
 
