@@ -114,6 +114,7 @@ def tune(
         {
             "train_loss": round(result.training_loss, 4),
             "steps": result.global_step,
+            "pairs_seen": result.global_step * settings.batch_size * settings.grad_accum,
             "resumed_from": Path(last).name if last else None,
         }
     )

@@ -85,7 +85,8 @@ def _tune(method: str, overrides: list[str], prefs: Path, out: Path, as_json: bo
         return
     metrics = card["metrics"]
     typer.echo(
-        f"tuned {card['base_model']} with {card['method']} on {card['pairs']['train']} pairs "
+        f"tuned {card['base_model']} with {card['method']}: {metrics['steps']} steps, "
+        f"{metrics['pairs_seen']} of {card['pairs']['train']} training pairs seen, "
         f"in {metrics['train_seconds']:.0f} s -> {out}\n"
         + "\n".join(f"  {k}: {v}" for k, v in metrics.items())
         + f"\nuse it: linernotes recommend --listener 2 generator.params.model={out} "
