@@ -60,6 +60,18 @@ def _load(pm: pluggy.PluginManager) -> None:
         pm._linernotes_dists[ep.name] = ep.dist  # type: ignore[attr-defined]
 
 
+def lazy_exports(package: str, where: dict[str, str]):
+    """A module ``__getattr__`` (PEP 562) that imports ``name`` from ``package.where[name]``
+    on first use, so a plugin package's ``__init__`` stays cheap to import."""
+
+    def __getattr__(name: str):
+        if name in where:
+            return getattr(importlib.import_module(f".{where[name]}", package), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
 _pm: pluggy.PluginManager | None = None
 
 

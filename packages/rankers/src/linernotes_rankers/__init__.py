@@ -3,7 +3,7 @@
 Imported lazily (PEP 562), so loading the plugin to list commands stays fast.
 """
 
-import importlib
+from linernotes.plugins import lazy_exports
 
 _WHERE = {
     "Blocklist": "rerank",
@@ -16,8 +16,4 @@ _WHERE = {
 }
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _WHERE)

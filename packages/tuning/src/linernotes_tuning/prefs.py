@@ -70,6 +70,7 @@ def build_prefs(
     sampling ``temperature``; ``feedback`` is a feedback store to add logged pairs.
     """
     from linernotes.config import compose
+    from linernotes.evaluation.stories import progress_bar
     from linernotes.pipeline import Pipeline
     from linernotes.registry import get_registry
     from linernotes.split import holdout_split
@@ -96,7 +97,8 @@ def build_prefs(
 
     pairs: list[Pair] = []
     stats: Counter = Counter()
-    with _progress(progress, len(pool) + len(load_examples())) as advance:
+    total = len(pool) + len(load_examples())
+    with progress_bar(progress, total, "writing and judging drafts") as advance:
         for start in range(0, len(pool), writer.batch_size):
             results = pipe.run(
                 [Request(Listener(i)) for i in pool[start : start + writer.batch_size]]
@@ -271,20 +273,3 @@ def _reference(editor, pack: FactPack, prompter) -> Draft:
 
 def _hash(*parts: Any) -> str:
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
-
-
-def _progress(enabled: bool, total: int):
-    from contextlib import contextmanager
-
-    @contextmanager
-    def bar():
-        if not enabled:
-            yield lambda n: None
-            return
-        from rich.progress import Progress
-
-        with Progress(transient=False) as p:
-            task = p.add_task("writing and judging drafts", total=total)
-            yield lambda n: p.advance(task, n)
-
-    return bar()

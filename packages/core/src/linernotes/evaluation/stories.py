@@ -91,7 +91,7 @@ def evaluate_stories(
     ids = listeners[:limit]
     results: list[Result] = []
     timings: Counter = Counter()
-    with _progress(progress, len(ids)) as advance:
+    with progress_bar(progress, len(ids)) as advance:
         for start in range(0, len(ids), batch_size):
             batch = pipe.run([Request(Listener(i)) for i in ids[start : start + batch_size]])
             for stage, seconds in batch[0].trace.timings.items():
@@ -206,12 +206,12 @@ def _examples(results: list[Result], limit: int = 5) -> list[dict]:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, total: int):
+def progress_bar(enabled: bool, total: int, description: str = "writing and checking stories"):
     """A rich progress bar; yields a function that advances it."""
     from rich.progress import Progress
 
     with Progress(transient=True, disable=not enabled) as bar:
-        task = bar.add_task("writing and checking stories", total=total)
+        task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
 
 
