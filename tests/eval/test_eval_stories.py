@@ -28,6 +28,69 @@ def test_template_stories_are_all_grounded_and_safe(tmp_path, pipeline):
         out["latency_ms_per_listener"]
     )
     assert "Story evaluation" in report.read_text()
+    # the template is no model, and it is its own reference
+    assert out["model_written_rate"] == 0.0 and out["model_sentence_share"] == 0.0
+    assert out["novelty_median"] == 0.0 and out["picks_named_mean"] == 5.0
+    assert out["context_listeners"] == 0 and len(out["stories"]) == 6
+
+
+def test_a_seeded_share_of_listeners_gets_a_context(pipeline):
+    result = run("--limit", "8", "--json", "--context-share", "1", "generator=template")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["context_listeners"] == 8 and out["context_mention_rate"] == 1.0
+    again = json.loads(
+        run("--limit", "8", "--json", "--context-share", "1", "generator=template").stdout
+    )
+    assert [s["context"] for s in again["stories"]] == [s["context"] for s in out["stories"]]
+    assert len({s["context"] for s in out["stories"]}) > 1
+    assert run("--context-share", "1.5").exit_code != 0
+
+
+class Paraphraser:
+    """Writes each pack's first fact in its own words: a model-written, grounded story."""
+
+    name = "paraphraser"
+
+    def fit(self, catalog):
+        pass
+
+    def generate(self, packs, n):
+        return [[Draft(_paraphrase(p), self.name)] * n for p in packs]
+
+
+def _paraphrase(pack) -> str:
+    fact = pack.facts[0].text.rstrip(".")
+    return f"Well worth a spin tonight, since {fact[0].lower()}{fact[1:]} [1]."
+
+
+class ParaphraserPlugin:
+    @hookimpl
+    def register_generators(self, register):
+        register(Paraphraser)
+
+
+def test_a_model_written_story_counts_as_one(tmp_path, pipeline):
+    register_plugin(ParaphraserPlugin(), name="paraphraser-plugin")
+    try:
+        result = run(
+            "--limit",
+            "4",
+            "--json",
+            "generator=template",
+            "generator.component=paraphraser",
+            "~generator.params.seed",
+            "~generator.params.facts_per_pick",
+            "~generator.params.style",
+        )
+    finally:
+        unregister_plugin("paraphraser-plugin")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["fallback_rate"] == 0.0
+    assert out["model_written_rate"] == 1.0 and out["model_sentence_share"] == 1.0
+    assert out["picks_named_mean"] == 1.0 and 0.5 < out["novelty_median"] < 1.0
+    assert out["length_ok_rate"] == 0.0 and out["mean_sentences"] == 1.0
 
 
 class Inventor:
@@ -78,6 +141,7 @@ def test_invented_drafts_are_counted_and_shown(tmp_path, inventor, pipeline):
     assert out["raw_unsupported_numbers_per_100_words"] > 0
     assert out["fallback_rate"] == 1.0 and out["delivered_grounded_rate"] == 1.0
     assert out["examples"][0]["reasons"] == ["unsupported_number: 1987"]
+    assert out["model_written_rate"] == 0.0  # every story is the fallback
     assert "<mark>1987</mark>" in report.read_text()
 
 

@@ -1,4 +1,8 @@
+import copy
+import re
+
 import pytest
+from linernotes import Context
 from linernotes.ground import Grounder
 from linernotes.testing import GeneratorContract, tiny_catalog, tiny_requests
 from linernotes_generators import TemplateGenerator
@@ -6,7 +10,7 @@ from linernotes_safety import Grounding
 
 
 class TestTemplateContract(GeneratorContract):
-    @pytest.fixture(params=["varied", "plain"])
+    @pytest.fixture(params=["varied", "plain", "story"])
     def component(self, request):
         return TemplateGenerator(style=request.param)
 
@@ -31,7 +35,7 @@ def world(tmp_path_factory):
 
 def test_every_draft_is_grounded_and_cites_facts(world):
     _, packs, grounding = world
-    for style in ("varied", "plain"):
+    for style in ("varied", "plain", "story"):
         drafts = [d[0] for d in TemplateGenerator(style=style).generate(packs, 1)]
         for draft, verdict in zip(drafts, grounding.check(drafts, packs), strict=True):
             assert verdict.action == "pass", (draft.text, verdict.reasons)
@@ -69,6 +73,32 @@ def test_context_words_open_the_story_only_when_plain(world):
     assert "1234" not in TemplateGenerator().generate([pack], 1)[0][0].text
 
 
+def test_story_style_tells_a_short_cited_story_about_the_picks(world):
+    _, packs, grounding = world
+    drafts = [d[0] for d in TemplateGenerator(style="story").generate(packs, 1)]
+    for draft, pack, verdict in zip(drafts, packs, grounding.check(drafts, packs), strict=True):
+        assert verdict.action == "pass", (draft.text, verdict.reasons)
+        sentences = re.split(r"(?<=\.) ", draft.text)
+        assert 3 <= len(sentences) <= 5, draft.text
+        assert all(re.search(r"\[\d+\]\.$", s) for s in sentences), draft.text
+        assert 40 <= len(draft.text.split()) <= 100, draft.text
+        with_facts = [p.name for p in pack.picks if any(f.item_id == p.id for f in pack.facts)]
+        assert sum(name in draft.text for name in with_facts) >= min(3, len(with_facts))
+        if pack.context.mood == "calm":  # (another test gives packs[0] a mood that is no word)
+            assert "calm moment" in sentences[0], draft.text
+
+
+def test_story_style_opens_without_a_context_and_is_deterministic(world):
+    _, packs, _ = world
+    pack = copy.deepcopy(packs[0])
+    pack.context = Context()
+    gen = TemplateGenerator(seed=3, style="story")
+    story = gen.generate([pack], 2)
+    assert story == gen.generate([pack], 2)
+    assert "moment" not in story[0][0].text
+    assert TemplateGenerator(seed=4, style="story").generate(packs, 1) != gen.generate(packs, 1)
+
+
 def test_bad_parameters_are_refused():
-    with pytest.raises(ValueError, match="style must be one of varied, plain"):
+    with pytest.raises(ValueError, match="style must be one of varied, plain, story"):
         TemplateGenerator(style="florid")

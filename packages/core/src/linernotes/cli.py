@@ -400,12 +400,25 @@ def eval_stories(
             "show them side by side, e.g. --compare 'generator.params.model=tuned'.",
         ),
     ] = None,
+    context_share: Annotated[
+        float,
+        typer.Option(
+            help="Give this seeded share of listeners a context (a mood, activity or time).",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
     report: Annotated[
-        Path | None, typer.Option(help="Write an HTML report with blocked drafts marked up.")
+        Path | None,
+        typer.Option(help="Write an HTML report: stories with their sentences, blocked drafts."),
     ] = None,
     as_json: Json = False,
 ):
-    """Grade raw drafts and delivered stories: grounding, safety, fallbacks, variety, latency."""
+    """Grade raw drafts and delivered stories: grounding, safety, fallbacks, variety, latency.
+
+    Also how much of each delivered story the model wrote, how many picks it
+    names, whether it mentions the context, and how far it is from the template.
+    """
     from .evaluation.ranking import read_listeners
     from .evaluation.stories import evaluate_stories, write_report
 
@@ -414,7 +427,9 @@ def eval_stories(
         runs[extra] = [*(overrides or []), *extra.split()]
     ids = read_listeners(listeners) if listeners is not None else None
     results = {
-        label: evaluate_stories(run, listeners=ids, limit=limit, progress=not as_json)
+        label: evaluate_stories(
+            run, listeners=ids, limit=limit, progress=not as_json, context_share=context_share
+        )
         for label, run in runs.items()
     }
     if report is not None:
@@ -429,7 +444,7 @@ def eval_stories(
     title = f"Stories by {first.generator} on {first.dataset}, {first.listeners} listeners"
     table = Table("measure", *results, title=title, title_justify="left")
     for key in first.to_dict():
-        if key != "examples":
+        if key not in ("examples", "stories"):
             table.add_row(
                 key.replace("_", " "), *(_cell(r.to_dict()[key]) for r in results.values())
             )

@@ -378,7 +378,7 @@ def _story(draft: Draft, pack: FactPack, config_id: str, fallback: bool) -> Stor
     cites = {n: pack.facts[n - 1].id for n in draft.citations if 1 <= n <= len(pack.facts)}
     key = json.dumps([pack.request_id, pack.listener_id, config_id, draft.generator, draft.text])
     story_id = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return Story(draft.text, draft.generator, cites, fallback, story_id)
+    return Story(draft.text, draft.generator, cites, fallback, story_id, draft.sentences)
 
 
 def build_pipeline(overrides: Sequence[str] = (), progress: bool = True) -> Pipeline:

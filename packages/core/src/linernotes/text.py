@@ -45,6 +45,31 @@ def numbers(text: str) -> list[tuple[float, int, int]]:
     return [(float(m.group().replace(",", "")), m.start(), m.end()) for m in _NUMBER.finditer(text)]
 
 
+_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+)
+_NUMBER_WORDS = {w: float(i) for i, w in enumerate(_UNITS.split())} | {
+    "thirty": 30.0,
+    "forty": 40.0,
+    "fifty": 50.0,
+    "sixty": 60.0,
+    "seventy": 70.0,
+    "eighty": 80.0,
+    "ninety": 90.0,
+    "hundred": 100.0,
+    "thousand": 1000.0,
+    "million": 1e6,
+    "dozen": 12.0,
+    "twice": 2.0,
+}
+
+
+def number_words(text: str) -> list[tuple[float, int, int]]:
+    """Numbers written as words ("three", "a dozen", "twice") in ``text``, with spans."""
+    return [(_NUMBER_WORDS[t], a, b) for t, a, b in tokens(text) if t in _NUMBER_WORDS]
+
+
 def sentences(text: str, keep: Iterable[tuple[int, int]] = ()) -> list[tuple[str, int]]:
     """Split ``text`` into sentences with their start offsets.
 

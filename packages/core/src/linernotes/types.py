@@ -110,11 +110,31 @@ class FactPack:
 
 
 @dataclass
+class Sentence:
+    """One sentence of a planned draft: its text, the facts it tells, and who wrote it.
+
+    ``facts`` are the 1-based fact numbers the sentence cites; ``writer`` is
+    ``"model"``, ``"template"`` (the template generator) or ``"fallback"`` (a
+    fact's own sentence standing in for a model sentence none of whose samples
+    passed); ``tries`` counts the sampling rounds.
+    """
+
+    text: str
+    facts: list[int]
+    writer: str = "model"
+    tries: int = 1
+
+
+@dataclass
 class Draft:
-    """A story written by a generator, citing facts as ``[n]``."""
+    """A story written by a generator, citing facts as ``[n]``.
+
+    A planned generator also records its ``sentences`` (see :class:`Sentence`).
+    """
 
     text: str
     generator: str
+    sentences: list[Sentence] = field(default_factory=list)
 
     @property
     def citations(self) -> list[int]:
@@ -186,6 +206,7 @@ class Story:
     citations: dict[int, str]
     fallback: bool = False
     id: str = ""
+    sentences: list[Sentence] = field(default_factory=list)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Story generators for linernotes: a local language model, a served one, and templates.
+"""Story generators for linernotes: a planned local model, a served one, and templates.
 
 Imported lazily (PEP 562), so loading the plugin to list commands stays fast.
 """
@@ -10,6 +10,7 @@ _WHERE = {
     "GenerationError": "openai_http",
     "load_examples": "prompts",
     "OpenAIGenerator": "openai_http",
+    "PlannedGenerator": "planned",
     "Prompter": "prompts",
     "TemplateGenerator": "template",
     "TransformersGenerator": "transformers_generator",

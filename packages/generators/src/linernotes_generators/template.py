@@ -13,8 +13,9 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from linernotes import Draft, Fact, FactPack
+from linernotes import Draft, Fact, FactPack, Sentence
 from linernotes.catalog import Catalog
+from linernotes.text import sentences
 
 # One phrase list per fact kind; {n} is the citation. Placeholders name fact values.
 LEAD = {
@@ -75,7 +76,7 @@ FOLLOW = {
         "{listeners} listeners call it {tag} {n}",
         "it is tagged {tag} by {listeners} listeners {n}",
         "{listeners} listeners file it under {tag} {n}",
-        "the {tag} crowd knows it well: {listeners} listeners tag it so {n}",
+        "it is known as {tag} to {listeners} listeners {n}",
     ],
     "stats": [
         "it has {listeners} listeners and {plays} plays here {n}",
@@ -113,18 +114,29 @@ OUTROS = [
     "That is your next hour sorted.",
     "",
 ]
+# The story style's frames, one per pick: one that names the pick ("{name}: ")
+# takes a FOLLOW phrase ("it ..."), a bare connector takes a LEAD phrase.
+STORY_OPENINGS = ["Start with {name}: ", "First up, {name}: ", "Begin with {name}: "]
+CONTEXT_OPENINGS = [
+    "For {ctx}, start with {name}: ",
+    "Open {ctx} with {name}: ",
+    "{ctx} calls for {name}: ",
+]
+STORY_CLOSINGS = ["Finally, ", "To finish, ", "Close with {name}: ", "End on {name}: "]
 _PLAIN = re.compile(r"^[a-z][a-z \-']{0,40}$")
 
 
-STYLES = ("varied", "plain")
+STYLES = ("varied", "plain", "story")
 
 
 class TemplateGenerator:
     """Writes a paragraph about the fact pack's story picks, ``facts_per_pick`` facts each.
 
     ``style="varied"`` rephrases facts with connectors and pronouns;
-    ``style="plain"`` states the facts' own sentences, which makes it the
-    safest fallback.
+    ``style="plain"`` states the facts' own sentences; ``style="story"`` tells
+    one fact about each of the first four picks (``facts_per_pick`` unused) as a
+    short story that opens with the listener's context and ends with a closing
+    connector: the pipeline's fallback.
     """
 
     name: ClassVar[str] = "template"
@@ -142,13 +154,15 @@ class TemplateGenerator:
         """Nothing to fit: templates need no model."""
 
     def generate(self, packs: Sequence[FactPack], n: int) -> list[list[Draft]]:
-        return [[self._write(p, i) for i in range(n)] for p in packs]
+        return [[_recorded(self._write(p, i)) for i in range(n)] for p in packs]
 
     def _write(self, pack: FactPack, draft: int) -> Draft:
         rng = random.Random(f"{self.seed}:{pack.listener_id}:{pack.request_id}:{draft}")
         by_item: dict[str, list[tuple[int, Fact]]] = {}
         for number, fact in enumerate(pack.facts, start=1):
             by_item.setdefault(fact.item_id, []).append((number, fact))
+        if self.style == "story":
+            return Draft(" ".join(_story(pack, by_item, rng)), self.name)
         parts = [_intro(pack, rng)]
         openers = OPENERS[1:]
         rng.shuffle(openers)
@@ -168,13 +182,57 @@ class TemplateGenerator:
         return Draft(" ".join(p for p in parts if p), self.name)
 
 
-def _intro(pack: FactPack, rng: random.Random) -> str:
+def _story(
+    pack: FactPack, by_item: dict[str, list[tuple[int, Fact]]], rng: random.Random
+) -> list[str]:
+    """One sentence per pick for the first four picks with facts: opening, connectors, closing.
+
+    The first pick tells its first (most personal) fact; each later pick a fact
+    of a kind not told yet where it has one, so the story does not repeat itself.
+    """
+    picks = [p for p in pack.picks if p.id in by_item][:4]
+    ctx = _context(pack)
+    middles = OPENERS[1:]
+    rng.shuffle(middles)
+    told: set[str] = set()
+    sentences = []
+    for position, pick in enumerate(picks):
+        facts = by_item[pick.id]
+        fresh = [f for f in facts if f[1].kind not in told] or facts
+        numbered = rng.choice(fresh) if told else facts[0]
+        told.add(numbered[1].kind)
+        if position == 0:
+            frame = rng.choice(CONTEXT_OPENINGS if ctx else STORY_OPENINGS)
+        elif position == len(picks) - 1:
+            frame = rng.choice(STORY_CLOSINGS)
+        else:
+            frame = middles[position - 1]
+        name = numbered[1].values.get("name", pick.name)
+        phrase = _phrase(FOLLOW if "{name}" in frame else LEAD, numbered, rng)
+        sentences.append(_capital(frame.format(ctx=ctx, name=name) + phrase, ()) + ".")
+    return sentences
+
+
+def _context(pack: FactPack) -> str | None:
+    """The listener's context as "a rainy late night moment", plain words only; else None."""
     ctx = pack.context
     words = [w.strip().lower() for w in (ctx.mood, ctx.activity, ctx.time) if w]
     words = [w for w in words if _PLAIN.match(w)]
-    if words:
-        return rng.choice(CONTEXT_INTROS).format(ctx="a " + " ".join(words) + " moment")
-    return rng.choice(INTROS)
+    return "a " + " ".join(words) + " moment" if words else None
+
+
+def _recorded(draft: Draft) -> Draft:
+    """The draft with its sentences recorded as the template's (for story evaluation)."""
+    told = [
+        Sentence(text, Draft(text, draft.generator).citations, "template")
+        for text, _ in sentences(draft.text)
+    ]
+    return Draft(draft.text, draft.generator, told)
+
+
+def _intro(pack: FactPack, rng: random.Random) -> str:
+    ctx = _context(pack)
+    return rng.choice(CONTEXT_INTROS).format(ctx=ctx) if ctx else rng.choice(INTROS)
 
 
 def _phrase(table: dict[str, list[str]], numbered: tuple[int, Fact], rng: random.Random) -> str:

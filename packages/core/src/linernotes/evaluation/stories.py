@@ -10,20 +10,29 @@ grade itself.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
+import random
 import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..cite import has_phrase
 from ..errors import DataError
-from ..text import tokens
-from ..types import Draft, Listener, Request, Result
+from ..text import normalize, sentences, tokens
+from ..types import Context, Draft, Listener, Request, Result, Sentence, Story
 
 AUDITORS = ("grounding", "toxicity", "pii")
 MIN_WORDS = 8
 NAME_CODES = ("unsupported_name", "uncited_name")
+STORY_PICKS = 5
+CONTEXTS = {  # words of the retrievers' mood/activity/time lexicon, for seeded contexts
+    "mood": ["rainy", "calm", "happy", "melancholic", "chill", "romantic", "energetic", "cozy"],
+    "activity": ["running", "workout", "study", "cooking", "party", "driving", "yoga", "reading"],
+    "time": ["morning", "late night", "sunday", "evening", "midnight", "weekend"],
+}
 
 
 @dataclass
@@ -33,6 +42,16 @@ class StoryReport:
     The ``raw_`` collapse checks: ``raw_repetition_rate`` is the mean share of a
     draft's word trigrams that repeat an earlier one in it; a draft is
     degenerate when it is empty, under ``MIN_WORDS`` words, or mostly repetition.
+
+    Of delivered stories: ``model_written_rate`` is the share with no sentence
+    from a fallback; ``model_sentence_share`` counts sentences, partial
+    fallbacks included; ``picks_named_mean`` is how many of the top
+    ``STORY_PICKS`` picks a story names; ``context_mention_rate`` is the share of
+    stories for a request with a context that use one of its words;
+    ``novelty_median`` is the median share of a story's word bigrams that the
+    template generator's story for the same listener lacks; ``top_opening_share``
+    is the share of the most common first sentence; ``length_ok_rate`` is the
+    share with 3-5 sentences and 40-100 words.
     """
 
     dataset: str
@@ -56,7 +75,18 @@ class StoryReport:
     raw_repetition_rate: float
     raw_degenerate_rate: float
     latency_ms_per_listener: dict[str, float]
+    model_written_rate: float = 0.0
+    model_sentence_share: float = 0.0
+    repaired_sentence_share: float = 0.0
+    picks_named_mean: float = 0.0
+    context_listeners: int = 0
+    context_mention_rate: float = 0.0
+    novelty_median: float = 0.0
+    top_opening_share: float = 0.0
+    mean_sentences: float = 0.0
+    length_ok_rate: float = 0.0
     examples: list[dict] = field(default_factory=list)
+    stories: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,11 +99,13 @@ def evaluate_stories(
     batch_size: int = 16,
     seed: int = 0,
     progress: bool = True,
+    context_share: float = 0.0,
 ) -> StoryReport:
     """Run the configured pipeline on ``limit`` listeners and grade drafts and stories.
 
     Listeners are ``listeners`` when given, else the seeded holdout split's test
-    listeners (served with their whole history).
+    listeners (served with their whole history). A seeded ``context_share`` of
+    them get a context: a mood, activity or time from :data:`CONTEXTS`.
     """
     from ..pipeline import build_pipeline
     from ..registry import get_registry
@@ -81,6 +113,8 @@ def evaluate_stories(
 
     if limit < 1:
         raise DataError(f"--limit must be at least 1, got {limit}")
+    if not 0 <= context_share <= 1:
+        raise DataError(f"--context-share must be in [0, 1], got {context_share}")
     pipe = build_pipeline(overrides, progress=progress)
     catalog = pipe.catalog
     if listeners is None:
@@ -89,11 +123,12 @@ def evaluate_stories(
     if unknown:
         raise DataError(f"unknown listener(s) {', '.join(unknown[:5])} in {catalog.name}")
     ids = listeners[:limit]
+    requests = seeded_contexts([Request(Listener(i)) for i in ids], context_share, seed)
     results: list[Result] = []
     timings: Counter = Counter()
     with progress_bar(progress, len(ids)) as advance:
         for start in range(0, len(ids), batch_size):
-            batch = pipe.run([Request(Listener(i)) for i in ids[start : start + batch_size]])
+            batch = pipe.run(requests[start : start + batch_size])
             for stage, seconds in batch[0].trace.timings.items():
                 if stage != "fit":
                     timings[stage] += seconds
@@ -103,10 +138,27 @@ def evaluate_stories(
     for name in AUDITORS:
         auditors[name] = get_registry().create("safety_filter", name)
         auditors[name].fit(catalog)
-    return _grade(pipe, results, auditors, timings)
+    template = get_registry().create("generator", "template")
+    template.fit(catalog)
+    reference = [d[0].text for d in template.generate([r.facts for r in results], 1)]
+    return _grade(pipe, results, auditors, timings, reference)
 
 
-def _grade(pipe, results: list[Result], auditors: dict, timings: Counter) -> StoryReport:
+def seeded_contexts(requests: list[Request], share: float, seed: int = 0) -> list[Request]:
+    """Give a seeded ``share`` of the requests one context word (mood, activity or time)."""
+    rng = random.Random(seed)
+    out = []
+    for r in requests:
+        if rng.random() < share:
+            kind = rng.choice(sorted(CONTEXTS))
+            r = dataclasses.replace(r, context=Context(**{kind: rng.choice(CONTEXTS[kind])}))
+        out.append(r)
+    return out
+
+
+def _grade(
+    pipe, results: list[Result], auditors: dict, timings: Counter, reference: list[str]
+) -> StoryReport:
     raw = [(rv, r.facts) for r in results for rv in r.reviews if not rv.fallback]
     words = sum(len(rv.draft.text.split()) for rv, _ in raw) or 1
     codes = Counter(c for rv, _ in raw for v in rv.verdicts for c in v.codes)
@@ -124,6 +176,10 @@ def _grade(pipe, results: list[Result], auditors: dict, timings: Counter) -> Sto
         for name, f in auditors.items()
     }
     texts = [s.text for s, _ in stories]
+    told = [(r, _sentences(r.story)) for r in results if r.story is not None]
+    written = [s for _, ss in told for s in ss]
+    with_context = [(r, ss) for r, ss in told if r.request.context.words()]
+    openings = Counter(_bare(ss[0].text) for _, ss in told if ss)
     drafts = [rv.draft.text for rv, _ in raw]
     repetition = [_repetition(t) for t in drafts]
     n = len(results)
@@ -155,8 +211,90 @@ def _grade(pipe, results: list[Result], auditors: dict, timings: Counter) -> Sto
             len(drafts),
         ),
         latency_ms_per_listener={k: 1000 * v / n for k, v in timings.items()},
+        model_written_rate=_rate(
+            sum(all(s.writer == "model" for s in ss) for _, ss in told), len(told)
+        ),
+        model_sentence_share=_rate(sum(s.writer == "model" for s in written), len(written)),
+        repaired_sentence_share=_rate(sum(s.tries > 1 for s in written), len(written)),
+        picks_named_mean=statistics.fmean(_picks_named(r) for r, _ in told) if told else 0.0,
+        context_listeners=len(with_context),
+        context_mention_rate=_rate(
+            sum(_mentions_context(r) for r, _ in with_context), len(with_context)
+        ),
+        novelty_median=statistics.median(
+            _novelty(r.story.text, ref)
+            for r, ref in zip(results, reference, strict=True)
+            if r.story is not None
+        )
+        if told
+        else 0.0,
+        top_opening_share=_rate(max(openings.values(), default=0), len(told)),
+        mean_sentences=statistics.fmean(len(ss) for _, ss in told) if told else 0.0,
+        length_ok_rate=_rate(
+            sum(3 <= len(ss) <= 5 and 40 <= len(r.story.text.split()) <= 100 for r, ss in told),
+            len(told),
+        ),
         examples=_examples(results),
+        stories=[_shown(r) for r in results[:STORIES_SHOWN] if r.story is not None],
     )
+
+
+STORIES_SHOWN = 20
+
+
+def _sentences(story: Story) -> list[Sentence]:
+    """The story's sentences with their writer: recorded by a planned generator, else split."""
+    if story.sentences:
+        return story.sentences
+    writer = "fallback" if story.fallback else "model"
+    return [Sentence(text, [], writer) for text, _ in sentences(story.text)]
+
+
+def _bare(text: str) -> str:
+    """A sentence's words without numbers or citations, for comparing openings."""
+    return " ".join(t for t, _, _ in tokens(text) if not t.isdigit())
+
+
+def _picks_named(result: Result) -> int:
+    text = normalize(result.story.text)
+    return sum(has_phrase(text, normalize(p.name)) for p in result.facts.picks[:STORY_PICKS])
+
+
+def _mentions_context(result: Result) -> bool:
+    text = normalize(result.story.text)
+    words = [t for t, _, _ in tokens(result.request.context.words()) if len(t) > 2]
+    return any(has_phrase(text, w) for w in words)
+
+
+def _bigrams(text: str) -> set[tuple[str, str]]:
+    words = [w for w, _, _ in tokens(text)]
+    return set(zip(words, words[1:], strict=False))
+
+
+def _novelty(text: str, reference: str) -> float:
+    """The share of ``text``'s word bigrams that ``reference`` lacks."""
+    mine = _bigrams(text)
+    return len(mine - _bigrams(reference)) / len(mine) if mine else 0.0
+
+
+def _shown(result: Result) -> dict:
+    """A delivered story for the report: its text, context and sentences with their facts."""
+    story = result.story
+    return {
+        "listener": result.request.listener.id,
+        "context": result.request.context.words(),
+        "text": story.text,
+        "fallback": story.fallback,
+        "sentences": [
+            {
+                "text": s.text,
+                "writer": s.writer,
+                "tries": s.tries,
+                "facts": [result.facts.facts[n - 1].text for n in s.facts],
+            }
+            for s in _sentences(story)
+        ],
+    }
 
 
 def _passes(f, draft: Draft, pack) -> bool:
@@ -220,7 +358,7 @@ def write_report(report: StoryReport, path: Path) -> None:
     rows = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>"
         for k, v in report.to_dict().items()
-        if k not in ("examples", "raw_block_rate_by_reason", "latency_ms_per_listener")
+        if k not in ("examples", "stories", "raw_block_rate_by_reason", "latency_ms_per_listener")
     )
     reasons = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{v:.1%}</td></tr>"
@@ -244,7 +382,23 @@ def write_report(report: StoryReport, path: Path) -> None:
         f"{html.escape(report.dataset)}</h1><table>{rows}</table>"
         f"<h2>Raw drafts blocked, by reason</h2><table>{reasons}</table>"
         f"<h2>Latency per listener</h2><table>{latency}</table>"
+        f"<h2>Delivered stories</h2><ol>{''.join(map(_story_html, report.stories))}</ol>"
         f"<h2>Blocked drafts</h2><ol>{examples or '<p>none</p>'}</ol>"
+    )
+
+
+def _story_html(story: dict) -> str:
+    """One delivered story: each sentence with its writer, tries and the facts it cites."""
+    rows = "".join(
+        f"<tr><td>{html.escape(s['text'])}</td><td>{html.escape(s['writer'])}"
+        f"{' (repaired)' if s['tries'] > 1 else ''}</td>"
+        f"<td class=r>{html.escape(' '.join(s['facts']))}</td></tr>"
+        for s in story["sentences"]
+    )
+    context = f", context {html.escape(story['context'])}" if story["context"] else ""
+    return (
+        f"<li><p class=r>listener {html.escape(str(story['listener']))}{context}"
+        f"{' (fallback)' if story['fallback'] else ''}</p><table>{rows}</table></li>"
     )
 
 

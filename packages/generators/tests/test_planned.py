@@ -1,0 +1,174 @@
+"""The planned generator: code plans and cites, the model writes each sentence."""
+
+import re
+
+import pytest
+from linernotes import Context, Draft, FactPack
+from linernotes.testing import GeneratorContract
+from linernotes_generators import PlannedGenerator
+from linernotes_generators.planned import load_golden, plan
+from linernotes_safety import Grounding
+
+# small budgets keep the real-model tests fast on a CPU
+SMALL = {"sentences": 2, "samples": 1, "retries": 0, "shots": 1, "max_new_tokens": 12}
+_FACT = re.compile(r"Fact: (.*)\n(?:Moment: .*\n)?Sentence:$")
+
+
+class TestPlannedContract(GeneratorContract):
+    @pytest.fixture
+    def component(self, model_dir):
+        return PlannedGenerator(**SMALL)
+
+
+class Scripted(PlannedGenerator):
+    """A planned generator whose "model" answers from a script: fact text -> candidates."""
+
+    def __init__(self, script, **params):
+        super().__init__(**params)
+        self.script = script
+        self.rounds = 0
+
+    def fit(self, catalog):
+        from linernotes.cite import Citer
+
+        self.citer = Citer(catalog)  # no model to load
+
+    def _sample(self, prompts, key):
+        self.rounds += 1
+        out = []
+        for prompt in prompts:
+            fact = _FACT.search(prompt).group(1)
+            out += self.script(fact, self.rounds)[: self.samples]
+        return out
+
+
+def retold(fact: str, rounds: int) -> list[str]:
+    """A faithful candidate: the fact in other words around it (the packs' mood is calm)."""
+    return [f"Here is a calm pick for you, since {fact[0].lower()}{fact[1:]}"] * 4
+
+
+@pytest.fixture(scope="module")
+def world(tiny):
+    catalog, packs = tiny
+    grounding = Grounding()
+    grounding.fit(catalog)
+    return catalog, packs, grounding
+
+
+def test_the_plan_tells_one_fact_per_top_pick_and_varies_the_kind(tiny):
+    _, packs = tiny
+    pack = packs[0]
+    steps = plan(pack, sentences=4)
+    picks = [p.id for p in pack.picks if any(f.item_id == p.id for f in pack.facts)][:4]
+    assert [s.fact.item_id for s in steps] == picks
+    assert [s.place for s in steps] == ["first", "middle", "middle", "last"]
+    assert all(pack.facts[s.number - 1] is s.fact for s in steps)
+    assert all(a.fact.kind != b.fact.kind for a, b in zip(steps, steps[1:], strict=False))
+    assert steps[0].moment == "calm" and not any(s.moment for s in steps[1:])
+
+
+def test_sentences_are_cited_by_code_and_pass_grounding(world):
+    catalog, packs, grounding = world
+    gen = Scripted(retold, samples=2)
+    gen.fit(catalog)
+    drafts = [d[0] for d in gen.generate(packs, 1)]
+    for draft, verdict in zip(drafts, grounding.check(drafts, packs), strict=True):
+        assert verdict.action == "pass", (draft.text, verdict.reasons)
+        assert [s.writer for s in draft.sentences] == ["model"] * 4
+        assert all(f"[{s.facts[0]}]." in s.text for s in draft.sentences)
+        assert draft.text == " ".join(s.text for s in draft.sentences)
+    assert gen.rounds == 1
+
+
+def test_a_failing_sentence_is_resampled_alone_then_stood_in_for(world):
+    catalog, packs, grounding = world
+
+    def invents(fact, rounds):
+        if "friends" in fact:  # every friends fact: an invented number, twice, then the truth
+            return ["Here is a pick, and 99 of your friends love it."] * 4 if rounds < 3 else []
+        return retold(fact, rounds)
+
+    gen = Scripted(invents, retries=1)
+    gen.fit(catalog)
+    draft = gen.generate(packs[:1], 1)[0][0]
+    friends = [s for s in draft.sentences if "friends" in s.text]
+    assert friends and all(s.writer == "fallback" and s.tries == 2 for s in friends)
+    assert all(s.writer == "model" and s.tries == 1 for s in draft.sentences if s not in friends)
+    assert gen.rounds == 2
+    assert grounding.check([draft], packs[:1])[0].action == "pass"
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        "Here is a pick for you.",  # names no pick and tells nothing
+        "here is a pick, since {fact}",  # no capital
+        "Here is a pick. It is great, since {fact}",  # two sentences
+        "I love it, since {fact}",  # the first person
+        "Here is it it it it it it, since {fact} {fact}",  # repetition
+        "Here is a pick that Hip Hop Artist B loves, since {fact}",  # a name no fact supports
+    ],
+)
+def test_candidates_that_break_a_rule_are_never_chosen(world, candidate):
+    catalog, packs, _ = world
+
+    def bad(fact, rounds):
+        return [candidate.format(fact=fact[0].lower() + fact[1:])] * 4
+
+    gen = Scripted(bad, retries=0)
+    gen.fit(catalog)
+    draft = gen.generate(packs[:1], 1)[0][0]
+    assert {s.writer for s in draft.sentences} == {"fallback"}
+
+
+def test_the_first_sentence_must_carry_the_moment(world):
+    catalog, packs, _ = world
+    pack = FactPack(**{**packs[0].__dict__, "context": Context(mood="rainy")})
+    gen = Scripted(retold, retries=0)
+    gen.fit(catalog)
+    draft = gen.generate([pack], 1)[0][0]
+    assert draft.sentences[0].writer == "fallback"  # "rainy" is nowhere in the candidate
+    assert {s.writer for s in draft.sentences[1:]} == {"model"}
+
+    def rainy(fact, rounds):
+        return [f"On a rainy day, {fact[0].lower()}{fact[1:]}"] * 4
+
+    gen = Scripted(rainy, retries=0)
+    gen.fit(catalog)
+    assert gen.generate([pack], 1)[0][0].sentences[0].writer == "model"
+
+
+def test_golden_sentences_ship_and_bad_files_fail_clearly(tmp_path):
+    golden = load_golden()
+    assert len({g.fact for g in golden}) >= 150
+    assert {g.place for g in golden} == {"first", "middle", "last"}
+    bad = tmp_path / "golden.toml"
+    bad.write_text("[[story]]\nmoment = 'x'\n")
+    with pytest.raises(Exception, match="bad golden sentences file"):
+        PlannedGenerator(golden=str(bad))
+
+
+@pytest.mark.parametrize("param", ["samples", "sentences", "batch_size"])
+def test_bad_parameters_fail_with_the_rule(param):
+    with pytest.raises(ValueError, match=f"{param} must be at least 1"):
+        PlannedGenerator(**{param: 0})
+
+
+@pytest.mark.slow
+def test_the_shipped_model_writes_grounded_stories_for_real_listeners(model_dir):
+    import linernotes
+
+    pipe = linernotes.build_pipeline([], progress=False)
+    assert pipe.generator.name == "planned"
+    ids = ["2", "3", "4", "6"]
+    results = pipe.run(
+        [linernotes.Request(linernotes.Listener(i), Context(mood="rainy")) for i in ids]
+    )
+    auditor = Grounding()
+    auditor.fit(pipe.catalog)
+    written = 0
+    for r in results:
+        assert auditor.check([Draft(r.story.text, "")], [r.facts])[0].action == "pass"
+        written += not r.story.fallback and all(s.writer == "model" for s in r.story.sentences)
+        assert "rainy" in r.story.text.lower() or r.story.sentences[0].writer != "model"
+    assert written >= 3, [r.story.text for r in results]
