@@ -78,6 +78,11 @@ def test_an_invented_number_is_blocked_with_its_span(grounding):
     assert [text[a:b] for a, b in v.spans] == ["13"]
 
 
+def test_a_number_in_words_must_be_supported_too(grounding):
+    v = verdict(grounding, "Rock Artist A has twelve listeners, not three [1].")
+    assert v.action == "block" and v.reasons == ["unsupported_number: three"]
+
+
 def test_a_number_must_come_from_a_fact_cited_in_its_sentence(grounding):
     v = verdict(grounding, "Rock Artist A was tagged in 2007 [1]. It has 12 listeners [2].")
     assert v.reasons == ["unsupported_number: 2007", "unsupported_number: 12"]

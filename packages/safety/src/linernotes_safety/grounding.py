@@ -14,6 +14,7 @@ from linernotes.text import (
     NameMatcher,
     name_key,
     normalize,
+    number_words,
     numbers,
     sentences,
     tokens,
@@ -37,8 +38,9 @@ class Grounding:
       (``unsupported_name``), and a fact cited in the same sentence must be about
       it or mention it (``uncited_name``). Words quoted from a cited fact's values
       (a tag such as "k-pop") are no name.
-    - Numbers: every number (outside a name such as "Blink-182") must be a value
-      of a fact cited in the same sentence (``unsupported_number``).
+    - Numbers: every number, in digits or words ("three", "a dozen"; outside a
+      name such as "Blink-182"), must be a value of a fact cited in the same
+      sentence (``unsupported_number``).
     - Tag words: every genre/tag of the catalog's vocabulary must appear in a fact
       cited in the same sentence or in the request's context (``unsupported_tag``).
     - Support: with ``support_threshold > 0`` every sentence that cites facts is
@@ -142,7 +144,7 @@ class Grounding:
                     claim("name", m.start, m.end, True, "", m.name)
             bare = bare_text[offset:end]
             supported = {v for f in cited for v in _numbers_of(f.values)}
-            for value, a, b in numbers(bare):
+            for value, a, b in numbers(bare) + number_words(bare):
                 start, stop = offset + a, offset + b
                 if any(s <= start and stop <= e for s, e in name_spans):
                     continue
