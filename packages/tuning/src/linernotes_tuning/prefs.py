@@ -65,8 +65,9 @@ def build_prefs(
 ) -> PrefsReport:
     """Build preference pairs into ``out`` (``train.jsonl``, ``validation.jsonl``, manifest).
 
-    ``overrides`` compose the pipeline whose generator (``transformers``) writes
-    the drafts, with ``shots`` golden examples in each prompt and the given
+    ``overrides`` compose the pipeline whose model (of the ``transformers`` or
+    ``planned`` generator) writes whole-story drafts with the transformers
+    generator's prompt, with ``shots`` golden examples in each prompt and the given
     sampling ``temperature``; ``feedback`` is a feedback store to add logged pairs.
     """
     from linernotes.config import compose
@@ -80,13 +81,16 @@ def build_prefs(
         raise ConfigError("prefs build needs --listeners ≥ 1 and --drafts ≥ 2")
     cfg = compose([*overrides, "generator=template"])
     gen_cfg = compose(overrides).generator
-    if gen_cfg.component != "transformers":
+    if gen_cfg.component not in ("transformers", "planned"):
         raise ConfigError(
             f"prefs build samples drafts from a local model; generator is "
             f"'{gen_cfg.component}', use generator=transformers"
         )
     pipe = Pipeline.from_config(cfg, progress=progress)
-    params = {**gen_cfg.params, "shots": shots, "temperature": temperature, "seed": seed}
+    # whole-story drafts from the configured model, with the transformers generator's prompt
+    model = {k: gen_cfg.params[k] for k in ("model", "device", "dtype")}
+    base = gen_cfg.params if gen_cfg.component == "transformers" else model
+    params = {**base, "shots": shots, "temperature": temperature, "seed": seed}
     writer = get_registry().create("generator", "transformers", params)
     writer.fit(pipe.catalog)
     editor = TemplateGenerator(seed=seed, facts_per_pick=writer.prompter.facts_per_pick)
