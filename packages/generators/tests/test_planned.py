@@ -33,12 +33,13 @@ class Scripted(PlannedGenerator):
 
         self.citer = Citer(catalog)  # no model to load
 
-    def _sample(self, prompts, key):
+    def _sample(self, prompts, key, samples):
         self.rounds += 1
         out = []
         for prompt in prompts:
             fact = _FACT.search(prompt).group(1)
-            out += self.script(fact, self.rounds)[: self.samples]
+            told = self.script(fact, self.rounds) or [""]
+            out += [told[k % len(told)] for k in range(samples)]
         return out
 
 
@@ -84,16 +85,16 @@ def test_a_failing_sentence_is_resampled_alone_then_stood_in_for(world):
     catalog, packs, grounding = world
 
     def invents(fact, rounds):
-        if "friends" in fact:  # every friends fact: an invented number, twice, then the truth
-            return ["Here is a pick, and 99 of your friends love it."] * 4 if rounds < 3 else []
+        if "Rock Artist B" in fact:  # the second pick: an invented number, every time
+            return ["Here is a calm pick, Rock Artist B, and 99 of your friends love it."]
         return retold(fact, rounds)
 
     gen = Scripted(invents, retries=1)
     gen.fit(catalog)
     draft = gen.generate(packs[:1], 1)[0][0]
-    friends = [s for s in draft.sentences if "friends" in s.text]
-    assert friends and all(s.writer == "fallback" and s.tries == 2 for s in friends)
-    assert all(s.writer == "model" and s.tries == 1 for s in draft.sentences if s not in friends)
+    first, second, *rest = draft.sentences
+    assert second.writer == "fallback" and second.tries == 2 and "Rock Artist B" in second.text
+    assert all(s.writer == "model" and s.tries == 1 for s in [first, *rest])
     assert gen.rounds == 2
     assert grounding.check([draft], packs[:1])[0].action == "pass"
 

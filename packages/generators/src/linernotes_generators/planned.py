@@ -14,11 +14,13 @@ so the work is split by what each side does well:
 3. **Cite** (code): :class:`linernotes.cite.Citer` aligns each candidate to
    the pack's facts that support its names, numbers and tag words and attaches
    the ``[n]``. A candidate that states anything no fact supports, misses its
-   pick, drifts into the first person or copies its examples is dropped; of
-   the rest, the one that tells most of its fact in the freshest words wins.
+   pick or a detail of its fact, or drifts into the first person is dropped; of
+   the rest, the one that reuses the fewest word pairs of its fact and its
+   examples wins.
 4. **Repair** (model again): a fact with no surviving candidate is re-sampled
-   alone, up to ``retries`` more rounds; only then does the fact's own
-   sentence stand in for it (recorded as a ``fallback`` sentence).
+   alone, up to ``retries`` more rounds with ``samples`` more candidates each;
+   only then does the fact's own sentence stand in for it (recorded as a
+   ``fallback`` sentence).
 
 Every sentence is recorded on the draft (:class:`linernotes.Sentence`), so
 evaluation can tell model-written sentences from stand-ins.
@@ -46,6 +48,7 @@ from .models import DEFAULT_MODEL, load
 
 GOLDEN = "golden_sentences.toml"
 KIND_ORDER = ("colisten_history", "friends", "tag", "tag_year", "stats", "colisten")
+MOMENT_KIND_ORDER = ("friends", "tag", "colisten_history", "tag_year", "stats", "colisten")
 HEAD = (
     "Liner notes for a music app. Each fact becomes one warm sentence that recommends "
     "the artist to the listener, in fresh words, keeping every name and number exact.\n\n"
@@ -112,18 +115,22 @@ def plan(pack: FactPack, sentences: int = 4) -> list[Step]:
 
     Each pick tells its most personal kind of fact (shared listeners with the
     listener's own artists, then friends, tags...), but a kind or a history
-    artist just used is passed over when the pick has another.
+    artist just used is passed over when the pick has another. The opening
+    sentence, when it must also carry the listener's moment, prefers the
+    lighter facts (friends, then tags) that read well beside it.
     """
     by_item: dict[str, list[tuple[int, Fact]]] = {}
     for number, fact in enumerate(pack.facts, start=1):
         by_item.setdefault(fact.item_id, []).append((number, fact))
+    moment = moment_of(pack)
     chosen: list[tuple[int, Fact]] = []
     for pick in [p for p in pack.picks if p.id in by_item][:sentences]:
         last = chosen[-1][1] if chosen else None
+        order = MOMENT_KIND_ORDER if moment and not chosen else KIND_ORDER
 
-        def cost(numbered: tuple[int, Fact], last: Fact | None = last) -> tuple[int, int]:
+        def cost(numbered: tuple[int, Fact], last=last, order=order) -> tuple[int, int]:
             fact = numbered[1]
-            rank = KIND_ORDER.index(fact.kind) if fact.kind in KIND_ORDER else len(KIND_ORDER)
+            rank = order.index(fact.kind) if fact.kind in order else len(order)
             repeat = last is not None and (
                 fact.kind == last.kind
                 or fact.values.get("artist", 0) == last.values.get("artist", 1)
@@ -131,7 +138,6 @@ def plan(pack: FactPack, sentences: int = 4) -> list[Step]:
             return repeat, rank
 
         chosen.append(min(by_item[pick.id], key=cost))
-    moment = moment_of(pack)
     last = len(chosen) - 1
     return [
         Step(
@@ -145,8 +151,9 @@ class PlannedGenerator:
     """Plans the story in code and has a causal language model write each sentence.
 
     ``sentences`` facts are told (one per top pick), each by the best of
-    ``samples`` sampled candidates, re-sampled up to ``retries`` more rounds
-    when none survives the checks. ``shots`` golden sentences precede each
+    ``samples`` sampled candidates; a fact none of whose candidates survives
+    the checks is re-sampled, up to ``retries`` more rounds, with ``samples``
+    more candidates each round. ``shots`` golden sentences precede each
     fact. ``model``, ``device`` and ``dtype`` are as for the transformers
     generator; ``golden`` is a TOML file of golden stories (empty: the
     package's own).
@@ -161,7 +168,7 @@ class PlannedGenerator:
         dtype: str = "auto",
         sentences: int = 4,
         samples: int = 4,
-        retries: int = 2,
+        retries: int = 3,
         shots: int = 3,
         max_new_tokens: int = 40,
         temperature: float = 0.7,
@@ -230,9 +237,10 @@ class PlannedGenerator:
             key = ":".join([str(self.seed), str(round_), *(f"{p.request_id}/{d}" for p, d in jobs)])
             shown = [self._examples(jobs[j], plans[j][i], round_) for j, i in todo]
             prompts = [_prompt(plans[j][i], e) for (j, i), e in zip(todo, shown, strict=True)]
-            texts = self._sample(prompts, key)
+            samples = self.samples * (round_ + 1)  # a fact that failed gets more tries
+            texts = self._sample(prompts, key, samples)
             for k, (j, i) in enumerate(todo):
-                candidates = texts[k * self.samples : (k + 1) * self.samples]
+                candidates = texts[k * samples : (k + 1) * samples]
                 told = [chosen[(j, m)].text for m in range(i) if (j, m) in chosen]
                 examples = [g.text for g in shown[k]]
                 best = self._choose(candidates, jobs[j][0], plans[j][i], told, examples)
@@ -266,7 +274,7 @@ class PlannedGenerator:
         rng.shuffle(shown)
         return shown
 
-    def _sample(self, prompts: list[str], key: str) -> list[str]:
+    def _sample(self, prompts: list[str], key: str, samples: int) -> list[str]:
         """``samples`` first lines sampled per prompt (prompt-major order).
 
         Each prompt is encoded once and its key/value cache copied for every
@@ -289,10 +297,10 @@ class PlannedGenerator:
                 cache=cache,
                 use_cache=True,
             )
-            cache.batch_repeat_interleave(self.samples)
+            cache.batch_repeat_interleave(samples)
             out = model.generate(
-                input_ids=ids.repeat_interleave(self.samples, dim=0),
-                attention_mask=mask.repeat_interleave(self.samples, dim=0),
+                input_ids=ids.repeat_interleave(samples, dim=0),
+                attention_mask=mask.repeat_interleave(samples, dim=0),
                 cache=cache,
                 do_sample=True,
                 temperature=self.temperature,
