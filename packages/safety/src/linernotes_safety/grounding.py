@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from linernotes import Claim, Draft, Fact, FactPack, Verdict
 from linernotes.catalog import Catalog
+from linernotes.cite import NAME_KEYS, fact_numbers, has_phrase
 from linernotes.text import (
     FUNCTION_WORDS,
     NameMatch,
@@ -23,7 +24,6 @@ from linernotes.text import (
 from .screening import drop_facts
 
 _CITE = re.compile(r"\[(\d+)\]")
-NAME_KEYS = ("name", "artist")  # fact values that name an artist
 
 
 class Grounding:
@@ -143,7 +143,7 @@ class Grounding:
                 else:
                     claim("name", m.start, m.end, True, "", m.name)
             bare = bare_text[offset:end]
-            supported = {v for f in cited for v in _numbers_of(f.values)}
+            supported = {v for f in cited for v in fact_numbers(f)}
             for value, a, b in numbers(bare) + number_words(bare):
                 start, stop = offset + a, offset + b
                 if any(s <= start and stop <= e for s, e in name_spans):
@@ -155,7 +155,7 @@ class Grounding:
                 if any(s <= start and stop <= e for s, e in name_spans):
                     continue
                 tag = normalize(m.name)
-                ok = _has_phrase(cited_text, tag) or _has_phrase(context, tag)
+                ok = has_phrase(cited_text, tag) or has_phrase(context, tag)
                 claim("tag", start, stop, ok, "unsupported_tag", repr(m.name))
             if cited:
                 verdict.claims.append(
@@ -233,22 +233,3 @@ def _quoted(text: str, match: NameMatch, quoted: list[tuple[int, int]]) -> bool:
         if not any(a <= match.start + s and match.start + e <= b for a, b in quoted)
     ]
     return all(t in FUNCTION_WORDS for t in rest)
-
-
-def _has_phrase(text: str, phrase: str) -> bool:
-    """Whether normalised ``text`` contains the tag ``phrase`` as whole words."""
-    words = [t for t, _, _ in tokens(phrase)]
-    pattern = r"\W+".join(re.escape(w) for w in words)
-    return bool(words) and re.search(rf"(?<!\w){pattern}(?!\w)", text) is not None
-
-
-def _numbers_of(values: dict) -> set[float]:
-    out: set[float] = set()
-    for v in values.values():
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, int | float):
-            out.add(float(v))
-        elif isinstance(v, str):
-            out.update(n for n, _, _ in numbers(v))
-    return out
