@@ -141,8 +141,9 @@ def test_template_generator_runs_without_torch(pipeline):
 
 
 @pytest.mark.slow
-def test_recommend_with_the_default_model_end_to_end(pipeline, model_dir):
-    result = CliRunner().invoke(app, ["recommend", "--listener", "2", "--json"])
+def test_recommend_with_the_transformers_generator_end_to_end(pipeline, model_dir):
+    args = ["recommend", "--listener", "2", "--json", "generator=transformers"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["trace"]["components"]["generator"] == "transformers"
