@@ -6,7 +6,7 @@ import pytest
 from linernotes import Context, Draft, FactPack
 from linernotes.testing import GeneratorContract
 from linernotes_generators import PlannedGenerator
-from linernotes_generators.planned import load_golden, plan
+from linernotes_generators.planned import load_golden, plan, tells_all
 from linernotes_safety import Grounding
 
 # small budgets keep the real-model tests fast on a CPU
@@ -137,6 +137,19 @@ def test_the_first_sentence_must_carry_the_moment(world):
     gen = Scripted(rainy, retries=0)
     gen.fit(catalog)
     assert gen.generate([pack], 1)[0][0].sentences[0].writer == "model"
+
+
+def test_a_sentence_must_tell_every_detail_of_its_fact(tiny):
+    _, packs = tiny
+    stats = next(f for f in packs[0].facts if f.kind == "stats")
+    listeners, plays = stats.values["listeners"], stats.values["plays"]
+    name = stats.values["name"]
+    assert tells_all(stats, f"{name}: {plays:,} plays from {listeners} listeners.")
+    assert not tells_all(stats, f"{name} has {listeners} listeners.")
+    tag = next(f for f in packs[0].facts if f.kind == "tag")
+    told = f"{tag.values['name']} is {tag.values['tag']} to {tag.values['listeners']} listeners."
+    assert tells_all(tag, told)
+    assert not tells_all(tag, f"{tag.values['name']} has {tag.values['listeners']} fans.")
 
 
 def test_golden_sentences_ship_and_bad_files_fail_clearly(tmp_path):

@@ -40,9 +40,9 @@ from typing import ClassVar
 
 from linernotes import Draft, Fact, FactPack, Sentence
 from linernotes.catalog import Catalog
-from linernotes.cite import Citer
+from linernotes.cite import Citer, has_phrase
 from linernotes.errors import ConfigError
-from linernotes.text import NameMatch, name_key, tokens
+from linernotes.text import NameMatch, name_key, normalize, number_words, numbers, tokens
 
 from .models import DEFAULT_MODEL, load
 
@@ -336,11 +336,11 @@ class PlannedGenerator:
                 continue
             if _repeats(text, named) or any(_PLAYS.match(text, m.end) for m in named):
                 continue
-            if step.moment and not set(tokens_of(step.moment)) & set(words):
+            if step.moment and not set(_content_words(step.moment)) & set(words):
                 continue
             if not _KIND_WORDS.get(step.fact.kind, set()) <= _stems(words):
                 continue
-            if _told(step.fact, text) < 1:
+            if not tells_all(step.fact, text):
                 continue
             aligned = self.citer.align(text, pack, prefer=[step.number])
             if aligned.problems or step.number not in aligned.facts:
@@ -365,7 +365,7 @@ def _stems(words: list[str]) -> set[str]:
     return {w.rstrip("s") for w in words}
 
 
-def tokens_of(text: str) -> list[str]:
+def _content_words(text: str) -> list[str]:
     return [t for t, _, _ in tokens(text) if len(t) > 2]
 
 
@@ -388,12 +388,19 @@ def _one_sentence(text: str) -> str | None:
     return text
 
 
-def _told(fact: Fact, text: str) -> float:
-    """How many of the fact's details (other than the pick's name) the sentence states."""
-    words = " ".join(t for t, _, _ in tokens(text))
-    details = [v for k, v in fact.values.items() if k not in ("name", "other_item")]
-    hits = sum(" ".join(t for t, _, _ in tokens(str(v))) in words for v in details)
-    return hits / max(len(details), 1)
+def tells_all(fact: Fact, text: str) -> bool:
+    """Whether the sentence states every detail of the fact besides the pick's name."""
+    said = {v for v, _, _ in numbers(text) + number_words(text)}
+    name = str(fact.values.get("name", ""))
+    plain = normalize(re.sub(re.escape(name), " ", text, flags=re.IGNORECASE) if name else text)
+    for key, value in fact.values.items():
+        if key in ("name", "other_item") or isinstance(value, bool):
+            continue
+        if isinstance(value, int | float) and float(value) not in said:
+            return False
+        if isinstance(value, str) and not has_phrase(plain, normalize(value)):
+            return False
+    return True
 
 
 def _fresh(text: str, fact_text: str) -> float:
