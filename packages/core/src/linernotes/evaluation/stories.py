@@ -43,11 +43,12 @@ class StoryReport:
     draft's word trigrams that repeat an earlier one in it; a draft is
     degenerate when it is empty, under ``MIN_WORDS`` words, or mostly repetition.
 
-    Of delivered stories: ``model_written_rate`` is the share with no sentence
-    from a fallback; ``model_sentence_share`` counts sentences, partial
-    fallbacks included; ``picks_named_mean`` is how many of the top
-    ``STORY_PICKS`` picks a story names; ``context_mention_rate`` is the share of
-    stories for a request with a context that use one of its words;
+    Of delivered stories: ``model_written_rate`` is the share whose every
+    sentence the model wrote (none from a fallback or a template);
+    ``model_sentence_share`` counts sentences, partial fallbacks included;
+    ``picks_named_mean`` is how many of the top ``STORY_PICKS`` picks a story
+    names; ``context_mention_rate`` is the share of stories for a request with
+    a context that use one of its words;
     ``novelty_median`` is the median share of a story's word bigrams that the
     template generator's story for the same listener lacks; ``top_opening_share``
     is the share of the most common first sentence; ``length_ok_rate`` is the
