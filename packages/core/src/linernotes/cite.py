@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .catalog import Catalog
-from .text import NameMatcher, name_key, normalize, number_words, numbers, tokens
+from .text import NameMatch, NameMatcher, name_key, normalize, number_words, numbers, tokens
 from .types import Fact, FactPack
 
 _END = re.compile(r"[.!?…]*[\"'’”)]*\s*$")
@@ -43,9 +43,10 @@ class Citer:
     def align(self, sentence: str, pack: FactPack, prefer: Sequence[int] = ()) -> Alignment:
         """Cite ``sentence`` (no ``[n]`` in it yet) with the facts of ``pack`` that support it."""
         sentence = " ".join(sentence.split())
-        claims, problems = self.claims(sentence, pack)
+        names = self.names.find(sentence)
+        claims, problems = self._claims(sentence, pack, names)
         # a sentence may cite only facts about (or naming) an artist it names
-        named = {name_key(m.name) for m in self.names.find(sentence)}
+        named = {name_key(m.name) for m in names}
         numbered = [
             (n, f)
             for n, f in enumerate(pack.facts, start=1)
@@ -65,10 +66,9 @@ class Citer:
         text = f"{sentence[:end]} {marks}{sentence[end:]}" if marks else sentence
         return Alignment(text, chosen, problems)
 
-    def claims(self, sentence: str, pack: FactPack):
+    def _claims(self, sentence: str, pack: FactPack, names: list[NameMatch]):
         """The sentence's claims as ``(description, supports)`` and the names it may not name."""
         allowed = {name_key(n) for n in pack.allowed_names()}
-        names = self.names.find(sentence)
         spans = [(m.start, m.end) for m in names]
         claims = []
         problems = []

@@ -45,6 +45,7 @@ from linernotes.errors import ConfigError
 from linernotes.text import NameMatch, name_key, normalize, number_words, numbers, tokens
 
 from .models import DEFAULT_MODEL, load
+from .prompts import moment_words
 
 GOLDEN = "golden_sentences.toml"
 KIND_ORDER = ("colisten_history", "friends", "tag", "tag_year", "stats", "colisten")
@@ -53,7 +54,6 @@ HEAD = (
     "Liner notes for a music app. Each fact becomes one warm sentence that recommends "
     "the artist to the listener, in fresh words, keeping every name and number exact.\n\n"
 )
-_PLAIN = re.compile(r"^[a-z][a-z \-']{0,40}$")
 _FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "i'll", "me", "my", "mine", "we", "our"})
 # words a sentence must use to tell a fact of each kind, so that it tells that fact
 _KIND_WORDS = {"friends": {"friend"}}
@@ -105,9 +105,7 @@ def load_golden(path: str | Path = "") -> list[Golden]:
 
 def moment_of(pack: FactPack) -> str:
     """The listener's context as a phrase ("rainy late night"); only plain words pass."""
-    ctx = pack.context
-    words = [w.strip().lower() for w in (ctx.mood, ctx.activity, ctx.time) if w]
-    return " ".join(w for w in words if _PLAIN.match(w))
+    return " ".join(moment_words(pack))
 
 
 def plan(pack: FactPack, sentences: int = 4) -> list[Step]:

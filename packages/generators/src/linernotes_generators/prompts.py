@@ -55,6 +55,14 @@ def load_examples(path: str | Path = "") -> list[Example]:
         raise ConfigError(f"bad golden examples file {source}: {type(e).__name__}: {e}") from None
 
 
+def moment_words(pack: FactPack) -> list[str]:
+    """The listener's mood, activity and time, lower case; context words are listener
+    input, so only plain words pass."""
+    ctx = pack.context
+    words = [w.strip().lower() for w in (ctx.mood, ctx.activity, ctx.time) if w]
+    return [w for w in words if _PLAIN.match(w)]
+
+
 class Prompter:
     """Turns a fact pack into chat messages: system prompt, ``shots`` examples, the request."""
 
@@ -106,10 +114,7 @@ class Prompter:
             if per_item[fact.item_id] <= self.facts_per_pick:
                 facts.append((number, fact.text))
         picks = [p.name for p in pack.picks if p.id in per_item]
-        # context words are listener input: only plain words reach the prompt
-        words = [w.strip().lower() for w in (pack.context.mood, pack.context.activity) if w]
-        words += [pack.context.time.strip().lower()] if pack.context.time else []
-        words = [w for w in words if _PLAIN.match(w)]
+        words = moment_words(pack)
         moment = f"a {' '.join(words)} moment" if words else ""
         return facts, picks, moment
 

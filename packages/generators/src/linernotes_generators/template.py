@@ -9,13 +9,14 @@ story while two listeners rarely get the same sentences.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from typing import ClassVar
 
 from linernotes import Draft, Fact, FactPack, Sentence
 from linernotes.catalog import Catalog
 from linernotes.text import sentences
+
+from .prompts import moment_words
 
 # One phrase list per fact kind; {n} is the citation. Placeholders name fact values.
 LEAD = {
@@ -123,7 +124,6 @@ CONTEXT_OPENINGS = [
     "{ctx} calls for {name}: ",
 ]
 STORY_CLOSINGS = ["Finally, ", "To finish, ", "Close with {name}: ", "End on {name}: "]
-_PLAIN = re.compile(r"^[a-z][a-z \-']{0,40}$")
 
 
 STYLES = ("varied", "plain", "story")
@@ -215,9 +215,7 @@ def _story(
 
 def _context(pack: FactPack) -> str | None:
     """The listener's context as "a rainy late night moment", plain words only; else None."""
-    ctx = pack.context
-    words = [w.strip().lower() for w in (ctx.mood, ctx.activity, ctx.time) if w]
-    words = [w for w in words if _PLAIN.match(w)]
+    words = moment_words(pack)
     return "a " + " ".join(words) + " moment" if words else None
 
 
