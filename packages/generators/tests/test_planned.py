@@ -6,7 +6,8 @@ import pytest
 from linernotes import Context, Draft, FactPack
 from linernotes.testing import GeneratorContract
 from linernotes_generators import PlannedGenerator
-from linernotes_generators.planned import load_golden, plan, tells_all
+from linernotes_generators.decoding import Line
+from linernotes_generators.planned import _echoes, _stray_unit, load_golden, plan, tells_all
 from linernotes_safety import Grounding
 
 # small budgets keep the real-model tests fast on a CPU
@@ -39,7 +40,7 @@ class Scripted(PlannedGenerator):
         for prompt in prompts:
             fact = _FACT.search(prompt).group(1)
             told = self.script(fact, self.rounds) or [""]
-            out += [told[k % len(told)] for k in range(samples)]
+            out += [Line(told[k % len(told)], 0.0) for k in range(samples)]
         return out
 
 
@@ -108,6 +109,8 @@ def test_a_failing_sentence_is_resampled_alone_then_stood_in_for(world):
         "I love it, since {fact}",  # the first person
         "Here is it it it it it it, since {fact} {fact}",  # repetition
         "Here is a pick that Hip Hop Artist B loves, since {fact}",  # a name no fact supports
+        "Here is the only calm pick of all, since {fact}",  # a claim no fact states
+        "Here is a lovely pick, lovely still, since {fact}",  # a long word twice
     ],
 )
 def test_candidates_that_break_a_rule_are_never_chosen(world, candidate):
@@ -120,6 +123,48 @@ def test_candidates_that_break_a_rule_are_never_chosen(world, candidate):
     gen.fit(catalog)
     draft = gen.generate(packs[:1], 1)[0][0]
     assert {s.writer for s in draft.sentences} == {"fallback"}
+
+
+def test_a_fact_that_keeps_failing_gives_way_to_its_picks_next_fact(world):
+    catalog, packs, grounding = world
+    first = plan(packs[0])[1]  # the second pick's planned fact, and its spare
+    spare_number, spare = first.spares[0]
+
+    def stuck(fact, rounds):
+        if fact == first.fact.text:
+            return ["Here is a calm pick, Rock Artist B, and 99 of your friends love it."]
+        return retold(fact, rounds)
+
+    gen = Scripted(stuck, retries=1)
+    gen.fit(catalog)
+    draft = gen.generate(packs[:1], 1)[0][0]
+    second = draft.sentences[1]
+    assert second.writer == "model" and second.tries == 2
+    assert spare_number in second.facts and spare.text[:-1].lower() in second.text.lower()
+    assert grounding.check([draft], packs[:1])[0].action == "pass"
+
+
+def test_the_moment_opens_on_a_pick_with_a_light_fact(tiny):
+    _, packs = tiny
+    pack = packs[0]
+    top = pack.picks[0].id
+    heavy = [f for f in pack.facts if f.item_id != top or f.kind not in ("friends", "tag")]
+    steps = plan(FactPack(**{**pack.__dict__, "facts": heavy}))
+    assert steps[0].fact.item_id != top and steps[0].fact.kind in ("friends", "tag")
+    assert steps[0].moment == "calm" and top in [s.fact.item_id for s in steps]
+
+
+def test_numbers_count_what_their_fact_counts_and_nothing_comes_twice():
+    colisten = "301 listeners who play Britney Spears also play Katy Perry."
+    assert not _stray_unit("Katy Perry, loved by 301 fans of Britney Spears.", [], colisten)
+    assert _stray_unit("Katy Perry has 301 songs.", [], colisten)
+    assert _stray_unit("Katy Perry is the next Britney Spears, 301.", [], colisten)
+    assert not _stray_unit("Nas, hip hop since 2006.", [], "Nas was first tagged hip hop in 2006.")
+    friends = "34 of your friends play Lady Gaga."
+    assert not _stray_unit("Lady Gaga, played by 34 of your friends.", [], friends)
+    assert _stray_unit("Lady Gaga, played 34 times by friends.", [], friends)
+    assert _echoes("Study, studying Björk for the study.", [])
+    assert not _echoes("Study with Björk, a favourite of friends.", [])
 
 
 def test_the_first_sentence_must_carry_the_moment(world):

@@ -110,11 +110,14 @@ def pick_device(device: str) -> str:
 
 
 def pick_dtype(dtype: str, device: str):
-    """``auto`` is float32 on CPU (fastest there) and bfloat16 on CUDA."""
+    """``auto`` is bfloat16 on CUDA and on CPUs with bfloat16 units (AMX or AVX512-BF16,
+    2-3x faster there), else float32."""
     import torch
 
     if dtype == "auto":
-        return torch.bfloat16 if device == "cuda" else torch.float32
+        caps = torch.cpu.get_capabilities() if device == "cpu" else {}
+        native = device == "cuda" or caps.get("amx_bf16") or caps.get("avx512_bf16")
+        return torch.bfloat16 if native else torch.float32
     return getattr(torch, dtype)
 
 

@@ -19,8 +19,9 @@ so the work is split by what each side does well:
    examples wins.
 4. **Repair** (model again): a fact with no surviving candidate is re-sampled
    alone, up to ``retries`` more rounds with ``samples`` more candidates each;
-   only then does the fact's own sentence stand in for it (recorded as a
-   ``fallback`` sentence).
+   from the second half of the rounds on, the pick's next-best fact takes its
+   place. Only then does the fact's own sentence stand in for it (recorded as
+   a ``fallback`` sentence).
 
 Every sentence is recorded on the draft (:class:`linernotes.Sentence`), so
 evaluation can tell model-written sentences from stand-ins.
@@ -33,7 +34,7 @@ import re
 import tomllib
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import ClassVar
@@ -44,6 +45,7 @@ from linernotes.cite import Citer, has_phrase
 from linernotes.errors import ConfigError
 from linernotes.text import NameMatch, name_key, normalize, number_words, numbers, tokens
 
+from .decoding import Line, sample_lines
 from .models import DEFAULT_MODEL, load
 from .prompts import moment_words
 
@@ -60,7 +62,26 @@ _KIND_WORDS = {"friends": {"friend"}}
 _PLAYS = re.compile(
     r"\s+play(?:s|ed)?\b", re.IGNORECASE
 )  # "U2 plays Muse" (not "who play U2 also play")
+FRESHNESS = 0.5  # nats per token a candidate may give up for each unit of fresh wording
+_IS_FRIEND = re.compile(
+    r"\s+(?:is|are)\s+(?:\S+\s+){0,2}of\s+your\s+friends", re.IGNORECASE
+)  # "U2 is one of your friends" (friends play U2; U2 is no friend)
 _BREAK = re.compile(r"[.!?]\s")
+# claims no fact here can support (the pick's songs, fame, history): a candidate may
+# use one only when its fact does
+_CLAIMS = frozenset(
+    "only best most greatest biggest famous legendary ever album albums song songs single "
+    "singles hit hits debut award awards grammy born founded formed released record records "
+    "track tracks lyrics chart charts million billion name sentence".split()
+)
+# what may follow a number, by the word that follows it in the fact
+_UNIT_WORDS = {
+    "listeners": {"listeners", "fans", "people", "others", "other"},
+    "listener": {"listener", "fan", "person", "other"},
+    "of": {"of", "friends", "friend"},
+    "plays": {"plays", "spins", "times"},
+}
+_AFTER_ANY_NUMBER = frozenset({"who", "in", "and", "more"})
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,7 @@ class Step:
     fact: Fact
     place: str  # first | middle | last
     moment: str = ""
+    spares: tuple[tuple[int, Fact], ...] = ()  # the pick's other facts, for a repair
 
 
 @dataclass(frozen=True)
@@ -115,16 +137,23 @@ def plan(pack: FactPack, sentences: int = 4) -> list[Step]:
     listener's own artists, then friends, tags...), but a kind or a history
     artist just used is passed over when the pick has another. The opening
     sentence, when it must also carry the listener's moment, prefers the
-    lighter facts (friends, then tags) that read well beside it.
+    lighter facts (friends, then tags) that read well beside it, and goes to
+    the first of these picks that has one. Each step keeps its pick's other
+    facts, best first, as ``spares`` for a repair.
     """
     by_item: dict[str, list[tuple[int, Fact]]] = {}
     for number, fact in enumerate(pack.facts, start=1):
         by_item.setdefault(fact.item_id, []).append((number, fact))
     moment = moment_of(pack)
-    chosen: list[tuple[int, Fact]] = []
-    for pick in [p for p in pack.picks if p.id in by_item][:sentences]:
-        last = chosen[-1][1] if chosen else None
-        order = MOMENT_KIND_ORDER if moment and not chosen else KIND_ORDER
+    picks = [p.id for p in pack.picks if p.id in by_item][:sentences]
+    light = [p for p in picks if any(f.kind in MOMENT_KIND_ORDER[:2] for _, f in by_item[p])]
+    if moment and light:
+        picks.remove(light[0])
+        picks.insert(0, light[0])
+    told: list[list[tuple[int, Fact]]] = []
+    for pick in picks:
+        last = told[-1][0][1] if told else None
+        order = MOMENT_KIND_ORDER if moment and not told else KIND_ORDER
 
         def cost(numbered: tuple[int, Fact], last=last, order=order) -> tuple[int, int]:
             fact = numbered[1]
@@ -135,13 +164,17 @@ def plan(pack: FactPack, sentences: int = 4) -> list[Step]:
             )
             return repeat, rank
 
-        chosen.append(min(by_item[pick.id], key=cost))
-    last = len(chosen) - 1
+        told.append(sorted(by_item[pick], key=cost))
+    end = len(told) - 1
     return [
         Step(
-            n, f, "first" if i == 0 else "last" if i == last else "middle", moment if i == 0 else ""
+            n,
+            f,
+            "first" if i == 0 else "last" if i == end else "middle",
+            moment if i == 0 else "",
+            tuple(spares),
         )
-        for i, (n, f) in enumerate(chosen)
+        for i, ((n, f), *spares) in enumerate(told)
     ]
 
 
@@ -151,9 +184,10 @@ class PlannedGenerator:
     ``sentences`` facts are told (one per top pick), each by the best of
     ``samples`` sampled candidates; a fact none of whose candidates survives
     the checks is re-sampled, up to ``retries`` more rounds, with ``samples``
-    more candidates each round. ``shots`` golden sentences precede each
-    fact. ``model``, ``device`` and ``dtype`` are as for the transformers
-    generator; ``golden`` is a TOML file of golden stories (empty: the
+    more candidates each round (the pick's next-best fact in the later half). ``shots`` golden sentences precede each
+    fact. Tokens are drawn at ``temperature`` from the nucleus (``top_p``)
+    of the ``top_k`` likeliest. ``model``, ``device`` and ``dtype`` are as for
+    the transformers generator; ``golden`` is a TOML file of golden stories (empty: the
     package's own).
     """
 
@@ -171,6 +205,7 @@ class PlannedGenerator:
         max_new_tokens: int = 40,
         temperature: float = 0.7,
         top_p: float = 0.9,
+        top_k: int = 50,
         seed: int = 0,
         batch_size: int = 16,
         golden: str = "",
@@ -181,6 +216,7 @@ class PlannedGenerator:
             ("retries", retries, 0),
             ("shots", shots, 0),
             ("max_new_tokens", max_new_tokens, 8),
+            ("top_k", top_k, 1),
             ("batch_size", batch_size, 1),
         ):
             if value < low:
@@ -201,6 +237,7 @@ class PlannedGenerator:
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.top_p = top_p
+        self.top_k = top_k
         self.seed = seed
         self.batch_size = batch_size
         self.golden = load_golden(golden)
@@ -228,10 +265,14 @@ class PlannedGenerator:
         plans = [plan(p, self.sentences) for p, _ in jobs]
         chosen: dict[tuple[int, int], Sentence] = {}
         slots = [(j, i) for j, steps in enumerate(plans) for i in range(len(steps))]
+        swap = (self.retries + 2) // 2  # from this round on, a failing fact gives way to a spare
         for round_ in range(self.retries + 1):
             todo = [s for s in slots if s not in chosen]
             if not todo:
                 break
+            if round_ == swap:
+                for j, i in todo:
+                    plans[j][i] = _spare(plans[j][i])
             key = ":".join([str(self.seed), str(round_), *(f"{p.request_id}/{d}" for p, d in jobs)])
             shown = [self._examples(jobs[j], plans[j][i], round_) for j, i in todo]
             prompts = [_prompt(plans[j][i], e) for (j, i), e in zip(todo, shown, strict=True)]
@@ -272,57 +313,36 @@ class PlannedGenerator:
         rng.shuffle(shown)
         return shown
 
-    def _sample(self, prompts: list[str], key: str, samples: int) -> list[str]:
-        """``samples`` first lines sampled per prompt (prompt-major order).
-
-        Each prompt is encoded once and its key/value cache copied for every
-        sample, so only the sampled tokens cost ``samples`` times.
-        """
-        import torch
-        from transformers import DynamicCache
-
+    def _sample(self, prompts: list[str], key: str, samples: int) -> list[Line]:
+        """``samples`` first lines sampled per prompt (prompt-major order), seeded by ``key``."""
         model, tokenizer = load(self.model, self.device, self.dtype)
-        enc = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
-        ids, mask = enc["input_ids"], enc["attention_mask"]
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        torch.manual_seed(zlib.crc32(key.encode()))
-        with torch.inference_mode():
-            cache = DynamicCache(config=model.config)
-            model(
-                input_ids=ids[:, :-1],
-                attention_mask=mask[:, :-1],
-                position_ids=positions[:, :-1],
-                cache=cache,
-                use_cache=True,
-            )
-            cache.batch_repeat_interleave(samples)
-            out = model.generate(
-                input_ids=ids.repeat_interleave(samples, dim=0),
-                attention_mask=mask.repeat_interleave(samples, dim=0),
-                cache=cache,
-                do_sample=True,
-                temperature=self.temperature,
-                top_p=self.top_p,
-                max_new_tokens=self.max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id,
-                stop_strings=["\n"],
-                tokenizer=tokenizer,
-            )
-        texts = tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
-        return [t.strip().split("\n")[0].strip() for t in texts]
+        return sample_lines(
+            model,
+            tokenizer,
+            prompts,
+            samples,
+            self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            seed=zlib.crc32(key.encode()),
+        )
 
     def _choose(
-        self, candidates: list[str], pack: FactPack, step: Step, told: list[str], shown: list[str]
+        self, candidates: list[Line], pack: FactPack, step: Step, told: list[str], shown: list[str]
     ):
         """The best candidate that passes every check, cited; None when none does.
 
         A candidate must be one sentence of 6-32 words that names its pick, tells
-        every detail of its fact (and the moment, if any), repeats no phrase,
-        never has an artist play another, and states nothing that no fact
-        supports. The winner reuses the fewest word pairs of its fact and examples.
+        every detail of its fact (and the moment, if any), repeats no phrase or
+        long word, never has an artist play another or be a friend, counts nothing its fact
+        does not, claims nothing of a kind no fact states (songs, fame), and
+        states nothing that no fact supports. The winner is the most fluent
+        (mean token log-probability), with a bonus for the share of word pairs
+        it does not take from its fact and its examples.
         """
-        best, best_score = None, -1.0
-        for text in candidates:
+        best, best_score = None, float("-inf")
+        for text, fluency in candidates:
             text = _one_sentence(text)
             if text is None or text in told:
                 continue
@@ -332,21 +352,34 @@ class PlannedGenerator:
             named = self.citer.names.find(text)
             if name_key(step.fact.values.get("name", "")) not in {name_key(m.name) for m in named}:
                 continue
-            if _repeats(text, named) or any(_PLAYS.match(text, m.end) for m in named):
+            if _repeats(text, named) or any(
+                _PLAYS.match(text, m.end) or _IS_FRIEND.match(text, m.end) for m in named
+            ):
                 continue
             if step.moment and not set(_content_words(step.moment)) & set(words):
                 continue
             if not _KIND_WORDS.get(step.fact.kind, set()) <= _stems(words):
                 continue
-            if not tells_all(step.fact, text):
+            if not tells_all(step.fact, text) or _claims(words, step.fact.text):
+                continue
+            if _stray_unit(text, named, step.fact.text) or _echoes(text, named):
                 continue
             aligned = self.citer.align(text, pack, prefer=[step.number])
             if aligned.problems or step.number not in aligned.facts:
                 continue
-            score = _fresh(text, step.fact.text) + _fresh(text, " ".join(shown))
+            fresh = _fresh(text, step.fact.text) + _fresh(text, " ".join(shown))
+            score = fluency + FRESHNESS * fresh
             if score > best_score:
                 best, best_score = aligned, score
         return best
+
+
+def _spare(step: Step) -> Step:
+    """The step telling its pick's next-best fact instead (the same step when it has none)."""
+    if not step.spares:
+        return step
+    (number, fact), *rest = step.spares
+    return replace(step, number=number, fact=fact, spares=tuple(rest))
 
 
 def _repeats(text: str, named: list[NameMatch]) -> bool:
@@ -357,6 +390,49 @@ def _repeats(text: str, named: list[NameMatch]) -> bool:
     grams = list(zip(words, words[1:], words[2:], strict=False))
     digits = [w for w in words if w.isdigit()]
     return len(set(grams)) < len(grams) or len(set(digits)) < len(digits)
+
+
+def _claims(words: list[str], fact: str) -> bool:
+    """Whether the sentence claims something of a kind its fact never states ("the only band")."""
+    said = {t for t, _, _ in tokens(fact)}
+    return any(w in _CLAIMS and w not in said for w in words)
+
+
+def _stray_unit(text: str, named: list[NameMatch], fact: str) -> bool:
+    """Whether a number counts something its fact does not ("301 songs" for 301 listeners).
+
+    After a number may come a word that follows a number in the fact (or a
+    kin of it: "fans" for "listeners"), an artist's name or a few joining
+    words; a number ends a clause only where one does in the fact (a year).
+    """
+    allowed = set(_AFTER_ANY_NUMBER)
+    for _, _, end in numbers(fact):
+        follow = tokens(fact[end:])[:1]
+        if follow and not _ends_clause(fact[end:]):
+            allowed |= _UNIT_WORDS.get(follow[0][0], set()) | {follow[0][0]}
+        else:
+            allowed.add("")
+    starts = {m.start for m in named}
+    for _, _, end in numbers(text):
+        follow = tokens(text[end:])[:1]
+        word = "" if not follow or _ends_clause(text[end:]) else follow[0][0]
+        if word not in allowed and not (follow and end + follow[0][1] in starts):
+            return True
+    return False
+
+
+def _ends_clause(rest: str) -> bool:
+    return rest.lstrip()[:1] in ("", ",", ".", ";", ":", "!", "?", ")")
+
+
+def _echoes(text: str, named: list[NameMatch]) -> bool:
+    """Whether a name, or a word of five letters or more, comes twice ("study, studying")."""
+    keys = [name_key(m.name) for m in named]
+    for m in reversed(named):
+        text = text[: m.start] + text[m.end :]
+    words = [t for t, _, _ in tokens(text) if len(t) >= 5 and not t.isdigit()]
+    stems = [w[:5] for w in words]
+    return len(set(keys)) < len(keys) or len(set(stems)) < len(stems)
 
 
 def _stems(words: list[str]) -> set[str]:

@@ -1,0 +1,74 @@
+"""Line sampling: the shared-cache, row-dropping decoder agrees with transformers' generate."""
+
+import pytest
+import torch
+from linernotes_generators.decoding import line_ends, sample_lines
+
+PROMPTS = ["Fact: 3 of your friends play Muse.\nSentence:", "Hello", "A much longer prompt " * 5]
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(model_dir):
+    """A two-layer random Llama on the default model's tokenizer: fast, and it has no favourites."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return LlamaForCausalLM(config).eval(), tokenizer
+
+
+def greedy(model, tokenizer, prompts, max_new_tokens):
+    enc = tokenizer(prompts, return_tensors="pt", padding=True)
+    out = model.generate(
+        **enc, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id
+    )
+    return out[:, enc["input_ids"].shape[1] :].tolist()
+
+
+def test_greedy_decoding_matches_generate_token_for_token(tiny_lm):
+    model, tokenizer = tiny_lm
+    expected = greedy(model, tokenizer, PROMPTS, 12)
+    # a stop at a token that one row writes early drops that row mid-batch;
+    # the stop token is kept (a real one may hold text before its newline)
+    stop = expected[0][3]
+    stops = frozenset({stop})
+    got = sample_lines(model, tokenizer, PROMPTS, 1, 12, top_k=1, stops=stops)
+    for row, text in zip(expected, got, strict=True):
+        told = row[: row.index(stop) + 1] if stop in row else row
+        assert text == tokenizer.decode(told).split("\n")[0].strip()
+    assert got[0] == tokenizer.decode(expected[0][:4]).strip()
+
+
+def test_samples_are_prompt_major_seeded_and_varied(tiny_lm):
+    model, tokenizer = tiny_lm
+    args = (model, tokenizer, PROMPTS[:2], 3, 8)
+    first = sample_lines(*args, temperature=1.0, seed=7, stops=frozenset())
+    assert len(first) == 6
+    assert first == sample_lines(*args, temperature=1.0, seed=7, stops=frozenset())
+    assert first != sample_lines(*args, temperature=1.0, seed=8, stops=frozenset())
+    assert len(set(first[:3])) > 1  # the samples of one prompt differ
+
+
+def test_top_p_keeps_only_the_nucleus(tiny_lm):
+    model, tokenizer = tiny_lm
+    # a nucleus this small holds only the likeliest token: sampling turns greedy
+    sampled = sample_lines(model, tokenizer, PROMPTS, 2, 6, top_p=1e-6, seed=3)
+    greedy_lines = sample_lines(model, tokenizer, PROMPTS, 1, 6, top_k=1)
+    assert sampled == [line for line in greedy_lines for _ in range(2)]
+
+
+def test_line_ends_hold_newlines_and_eos(tiny_lm):
+    _, tokenizer = tiny_lm
+    ends = line_ends(tokenizer)
+    assert tokenizer.eos_token_id in ends
+    assert tokenizer.convert_tokens_to_ids("Ċ") in ends  # byte-level "\n"
+    assert not any("\n" in tokenizer.decode([i]) for i in range(1000) if i not in ends)
