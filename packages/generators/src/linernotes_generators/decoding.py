@@ -111,9 +111,10 @@ def sample_lines(
             token = token.unsqueeze(1)
             mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=1)
             position = position + 1
+    texts = [tokenizer.decode(row, skip_special_tokens=True) for row in out]
     return [
-        Line(tokenizer.decode(row, skip_special_tokens=True).split("\n")[0].strip(), lp / max(len(row), 1))
-        for row, lp in zip(out, logprob, strict=True)
+        Line(text.split("\n")[0].strip(), lp / max(len(row), 1))
+        for text, row, lp in zip(texts, out, logprob, strict=True)
     ]
 
 

@@ -70,9 +70,13 @@ _BREAK = re.compile(r"[.!?]\s")
 # claims no fact here can support (the pick's songs, fame, history): a candidate may
 # use one only when its fact does
 _CLAIMS = frozenset(
-    "only best most greatest biggest famous legendary ever album albums song songs single "
-    "singles hit hits debut award awards grammy born founded formed released record records "
-    "track tracks lyrics chart charts million billion name sentence".split()
+    {
+        *("only", "best", "most", "greatest", "biggest", "famous", "legendary", "ever"),
+        *("album", "albums", "song", "songs", "single", "singles", "hit", "hits", "debut"),
+        *("award", "awards", "grammy", "born", "founded", "formed", "released", "record"),
+        *("records", "track", "tracks", "lyrics", "chart", "charts", "million", "billion"),
+        *("name", "sentence"),
+    }
 )
 # what may follow a number, by the word that follows it in the fact
 _UNIT_WORDS = {
@@ -184,11 +188,11 @@ class PlannedGenerator:
     ``sentences`` facts are told (one per top pick), each by the best of
     ``samples`` sampled candidates; a fact none of whose candidates survives
     the checks is re-sampled, up to ``retries`` more rounds, with ``samples``
-    more candidates each round (the pick's next-best fact in the later half). ``shots`` golden sentences precede each
-    fact. Tokens are drawn at ``temperature`` from the nucleus (``top_p``)
-    of the ``top_k`` likeliest. ``model``, ``device`` and ``dtype`` are as for
-    the transformers generator; ``golden`` is a TOML file of golden stories (empty: the
-    package's own).
+    more candidates each round (the pick's next-best fact in the later half).
+    ``shots`` golden sentences precede each fact. Tokens are drawn at
+    ``temperature`` from the nucleus (``top_p``) of the ``top_k`` likeliest.
+    ``model``, ``device`` and ``dtype`` are as for the transformers generator;
+    ``golden`` is a TOML file of golden stories (empty: the package's own).
     """
 
     name: ClassVar[str] = "planned"
@@ -301,13 +305,16 @@ class PlannedGenerator:
         return drafts
 
     def _examples(self, job: tuple[FactPack, int], step: Step, round_: int) -> list[Golden]:
-        """``shots`` golden sentences for the same kind of fact, moment and place, drawn by seed."""
+        """``shots`` golden sentences drawn by seed: with a moment when the step has one (one
+        with a word of the same moment first), then of the same kind of fact, then place."""
         pack, draft = job
         rng = random.Random(f"{self.seed}:{pack.request_id}:{draft}:{step.number}:{round_}")
 
-        def fit(g: Golden) -> tuple[bool, bool, bool, float]:
+        def fit(g: Golden) -> tuple[bool, bool, bool, bool, float]:
             same_moment = bool(g.moment) == bool(step.moment)
-            return g.kind == step.fact.kind, same_moment, g.place == step.place, rng.random()
+            shared = _shares_word(g.moment, step.moment)
+            kind, place = g.kind == step.fact.kind, g.place == step.place
+            return same_moment, shared, kind, place, rng.random()
 
         shown = sorted(self.golden, key=fit, reverse=True)[: self.shots]
         rng.shuffle(shown)
@@ -437,6 +444,15 @@ def _echoes(text: str, named: list[NameMatch]) -> bool:
 
 def _stems(words: list[str]) -> set[str]:
     return {w.rstrip("s") for w in words}
+
+
+def _shares_word(a: str, b: str) -> bool:
+    """Whether two moments share a word, by its first letters ("run", "running")."""
+    return any(
+        x[: min(len(x), len(y), 5)] == y[: min(len(x), len(y), 5)]
+        for x in _content_words(a)
+        for y in _content_words(b)
+    )
 
 
 def _content_words(text: str) -> list[str]:
