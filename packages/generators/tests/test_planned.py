@@ -13,6 +13,7 @@ from linernotes_safety import Grounding
 # small budgets keep the real-model tests fast on a CPU
 SMALL = {"sentences": 2, "samples": 1, "retries": 0, "shots": 1, "max_new_tokens": 12}
 _FACT = re.compile(r"Fact: (.*)\n(?:Moment: .*\n)?Sentence:$")
+INTRO = "A calm hour deserves these picks."  # the packs' mood is calm
 
 
 class TestPlannedContract(GeneratorContract):
@@ -38,15 +39,16 @@ class Scripted(PlannedGenerator):
         self.rounds += 1
         out = []
         for prompt in prompts:
-            fact = _FACT.search(prompt).group(1)
+            told = _FACT.search(prompt)
+            fact = told.group(1) if told else ""  # "": the intro
             told = self.script(fact, self.rounds) or [""]
             out += [Line(told[k % len(told)], 0.0) for k in range(samples)]
         return out
 
 
 def retold(fact: str, rounds: int) -> list[str]:
-    """A faithful candidate: the fact in other words around it (the packs' mood is calm)."""
-    return [f"Here is a calm pick for you, since {fact[0].lower()}{fact[1:]}"] * 4
+    """A faithful candidate: the fact in other words around it, or a fine intro."""
+    return [f"Here is a pick for you, since {fact[0].lower()}{fact[1:]}" if fact else INTRO] * 4
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +62,16 @@ def world(tiny):
 def test_the_plan_tells_one_fact_per_top_pick_and_varies_the_kind(tiny):
     _, packs = tiny
     pack = packs[0]
-    steps = plan(pack, sentences=4)
+    intro, *steps = plan(pack, sentences=4)
+    assert (intro.place, intro.fact, intro.moment) == ("intro", None, "calm")
     picks = [p.id for p in pack.picks if any(f.item_id == p.id for f in pack.facts)][:4]
     assert [s.fact.item_id for s in steps] == picks
     assert [s.place for s in steps] == ["first", "middle", "middle", "last"]
     assert all(pack.facts[s.number - 1] is s.fact for s in steps)
     assert all(a.fact.kind != b.fact.kind for a, b in zip(steps, steps[1:], strict=False))
-    assert steps[0].moment == "calm" and not any(s.moment for s in steps[1:])
+    assert not any(s.moment for s in steps)
+    no_moment = FactPack(**{**pack.__dict__, "context": Context()})
+    assert [s.fact for s in plan(no_moment)] == [s.fact for s in steps]  # no intro
 
 
 def test_sentences_are_cited_by_code_and_pass_grounding(world):
@@ -76,8 +81,10 @@ def test_sentences_are_cited_by_code_and_pass_grounding(world):
     drafts = [d[0] for d in gen.generate(packs, 1)]
     for draft, verdict in zip(drafts, grounding.check(drafts, packs), strict=True):
         assert verdict.action == "pass", (draft.text, verdict.reasons)
-        assert [s.writer for s in draft.sentences] == ["model"] * 4
-        assert all(f"[{s.facts[0]}]." in s.text for s in draft.sentences)
+        assert [s.writer for s in draft.sentences] == ["model"] * 5
+        intro, *told = draft.sentences
+        assert intro.text == INTRO and intro.facts == []
+        assert all(f"[{s.facts[0]}]." in s.text for s in told)
         assert draft.text == " ".join(s.text for s in draft.sentences)
     assert gen.rounds == 1
 
@@ -93,9 +100,9 @@ def test_a_failing_sentence_is_resampled_alone_then_stood_in_for(world):
     gen = Scripted(invents, retries=1)
     gen.fit(catalog)
     draft = gen.generate(packs[:1], 1)[0][0]
-    first, second, *rest = draft.sentences
+    intro, first, second, *rest = draft.sentences
     assert second.writer == "fallback" and second.tries == 2 and "Rock Artist B" in second.text
-    assert all(s.writer == "model" and s.tries == 1 for s in [first, *rest])
+    assert all(s.writer == "model" and s.tries == 1 for s in [intro, first, *rest])
     assert gen.rounds == 2
     assert grounding.check([draft], packs[:1])[0].action == "pass"
 
@@ -117,7 +124,7 @@ def test_candidates_that_break_a_rule_are_never_chosen(world, candidate):
     catalog, packs, _ = world
 
     def bad(fact, rounds):
-        return [candidate.format(fact=fact[0].lower() + fact[1:])] * 4
+        return [candidate.format(fact=fact[0].lower() + fact[1:] if fact else "")] * 4
 
     gen = Scripted(bad, retries=0)
     gen.fit(catalog)
@@ -127,7 +134,7 @@ def test_candidates_that_break_a_rule_are_never_chosen(world, candidate):
 
 def test_a_fact_that_keeps_failing_gives_way_to_its_picks_next_fact(world):
     catalog, packs, grounding = world
-    first = plan(packs[0])[1]  # the second pick's planned fact, and its spare
+    first = plan(packs[0])[2]  # the second pick's planned fact (after the intro), and its spare
     spare_number, spare = first.spares[0]
 
     def stuck(fact, rounds):
@@ -138,20 +145,10 @@ def test_a_fact_that_keeps_failing_gives_way_to_its_picks_next_fact(world):
     gen = Scripted(stuck, retries=1)
     gen.fit(catalog)
     draft = gen.generate(packs[:1], 1)[0][0]
-    second = draft.sentences[1]
+    second = draft.sentences[2]
     assert second.writer == "model" and second.tries == 2
     assert spare_number in second.facts and spare.text[:-1].lower() in second.text.lower()
     assert grounding.check([draft], packs[:1])[0].action == "pass"
-
-
-def test_the_moment_opens_on_a_pick_with_a_light_fact(tiny):
-    _, packs = tiny
-    pack = packs[0]
-    top = pack.picks[0].id
-    heavy = [f for f in pack.facts if f.item_id != top or f.kind not in ("friends", "tag")]
-    steps = plan(FactPack(**{**pack.__dict__, "facts": heavy}))
-    assert steps[0].fact.item_id != top and steps[0].fact.kind in ("friends", "tag")
-    assert steps[0].moment == "calm" and top in [s.fact.item_id for s in steps]
 
 
 def test_numbers_count_what_their_fact_counts_and_nothing_comes_twice():
@@ -167,21 +164,50 @@ def test_numbers_count_what_their_fact_counts_and_nothing_comes_twice():
     assert not _echoes("Study with Björk, a favourite of friends.", [])
 
 
-def test_the_first_sentence_must_carry_the_moment(world):
-    catalog, packs, _ = world
-    pack = FactPack(**{**packs[0].__dict__, "context": Context(mood="rainy")})
+@pytest.mark.parametrize(
+    "intro",
+    [
+        "Here is music for the hours ahead.",  # no word of the moment
+        "A calm hour deserves Rock Artist B.",  # names an artist
+        "A calm hour deserves these 3 picks.",  # a number
+        "Keep things calm with a few picks that never raise their voice.",  # an example's copy
+    ],
+)
+def test_the_intro_sets_the_moment_and_states_nothing(world, intro):
+    catalog, packs, grounding = world
+    pack = FactPack(**{**packs[0].__dict__, "context": Context(mood="calm")})
+
+    def script(fact, rounds):
+        return retold(fact, rounds) if fact else [intro] * 4
+
+    gen = Scripted(script, retries=0, shots=30)  # shows every calm intro example
+    gen.fit(catalog)
+    first = gen.generate([pack], 1)[0][0].sentences[0]
+    assert first.writer == "fallback" and "calm" in first.text and first.facts == []
     gen = Scripted(retold, retries=0)
     gen.fit(catalog)
     draft = gen.generate([pack], 1)[0][0]
-    assert draft.sentences[0].writer == "fallback"  # "rainy" is nowhere in the candidate
-    assert {s.writer for s in draft.sentences[1:]} == {"model"}
+    assert draft.sentences[0].text == INTRO and draft.sentences[0].writer == "model"
+    assert grounding.check([draft], [pack])[0].action == "pass"
 
-    def rainy(fact, rounds):
-        return [f"On a rainy day, {fact[0].lower()}{fact[1:]}"] * 4
 
-    gen = Scripted(rainy, retries=0)
+def test_shared_listeners_are_not_told_backwards(world):
+    catalog, packs, _ = world
+    step = next(
+        s for s in plan(packs[0]) if s.fact is not None and s.fact.kind == "colisten_history"
+    )
+    pick, other = step.fact.values["name"], step.fact.values["artist"]
+    n = step.fact.values["shared"]
+
+    def backwards(fact, rounds):
+        if fact == step.fact.text:
+            return [f"Here is {other}, a pick of {n} listeners who play {pick}."]
+        return retold(fact, rounds)
+
+    gen = Scripted(backwards, retries=0)
     gen.fit(catalog)
-    assert gen.generate([pack], 1)[0][0].sentences[0].writer == "model"
+    told = gen.generate(packs[:1], 1)[0][0].sentences
+    assert next(s for s in told if pick in s.text).writer == "fallback"
 
 
 def test_a_sentence_must_tell_every_detail_of_its_fact(tiny):
@@ -200,7 +226,9 @@ def test_a_sentence_must_tell_every_detail_of_its_fact(tiny):
 def test_golden_sentences_ship_and_bad_files_fail_clearly(tmp_path):
     golden = load_golden()
     assert len({g.fact for g in golden}) >= 150
-    assert {g.place for g in golden} == {"first", "middle", "last"}
+    assert {g.place for g in golden} == {"intro", "first", "middle", "last"}
+    intros = [g for g in golden if g.place == "intro"]
+    assert len(intros) >= 20 and all(g.moment and not g.fact for g in intros)
     bad = tmp_path / "golden.toml"
     bad.write_text("[[story]]\nmoment = 'x'\n")
     with pytest.raises(Exception, match="bad golden sentences file"):

@@ -51,10 +51,13 @@ from .prompts import moment_words
 
 GOLDEN = "golden_sentences.toml"
 KIND_ORDER = ("colisten_history", "friends", "tag", "tag_year", "stats", "colisten")
-MOMENT_KIND_ORDER = ("friends", "tag", "colisten_history", "tag_year", "stats", "colisten")
 HEAD = (
     "Liner notes for a music app. Each fact becomes one warm sentence that recommends "
     "the artist to the listener, in fresh words, keeping every name and number exact.\n\n"
+)
+INTRO_HEAD = (
+    "Liner notes for a music app. Each moment becomes one short, warm opening sentence "
+    "for the listener's picks, naming no artist and no number.\n\n"
 )
 _FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "i'll", "me", "my", "mine", "we", "our"})
 # words a sentence must use to tell a fact of each kind, so that it tells that fact
@@ -66,6 +69,9 @@ FRESHNESS = 0.5  # nats per token a candidate may give up for each unit of fresh
 _IS_FRIEND = re.compile(
     r"\s+(?:is|are)\s+(?:\S+\s+){0,2}of\s+your\s+friends", re.IGNORECASE
 )  # "U2 is one of your friends" (friends play U2; U2 is no friend)
+_WHO_PLAYS = re.compile(
+    r"\bwho\s+(?:also\s+)?(?:play|plays|played|love|loves)\s+$", re.IGNORECASE
+)  # "...listeners who play <the pick>": the shared listeners told backwards
 _BREAK = re.compile(r"[.!?]\s")
 # claims no fact here can support (the pick's songs, fame, history): a candidate may
 # use one only when its fact does
@@ -90,11 +96,14 @@ _AFTER_ANY_NUMBER = frozenset({"who", "in", "and", "more"})
 
 @dataclass(frozen=True)
 class Step:
-    """One planned sentence: the fact it tells (1-based number), its place, and the moment."""
+    """One planned sentence: the fact it tells (1-based number), its place, and the moment.
+
+    The intro (place ``intro``, number 0, no fact) sets the listener's moment.
+    """
 
     number: int
-    fact: Fact
-    place: str  # first | middle | last
+    fact: Fact | None
+    place: str  # intro | first | middle | last
     moment: str = ""
     spares: tuple[tuple[int, Fact], ...] = ()  # the pick's other facts, for a repair
 
@@ -111,11 +120,16 @@ class Golden:
 
 
 def load_golden(path: str | Path = "") -> list[Golden]:
-    """Golden sentences from a TOML file of stories (the package's own when ``path`` is empty)."""
+    """Golden sentences from a TOML file of stories and intros (the package's own when
+    ``path`` is empty); an intro is a :class:`Golden` of kind and place ``intro``."""
     source = Path(path) if path else files("linernotes_generators") / "prompts" / GOLDEN
     try:
-        stories = tomllib.loads(source.read_text(encoding="utf-8"))["story"]
-        out = []
+        golden = tomllib.loads(source.read_text(encoding="utf-8"))
+        stories = golden["story"]
+        out = [
+            Golden("intro", "", str(i["text"]), "intro", str(i["moment"]))
+            for i in golden.get("intro", [])
+        ]
         for story in stories:
             told = story["sentence"]
             for i, s in enumerate(told):
@@ -135,33 +149,24 @@ def moment_of(pack: FactPack) -> str:
 
 
 def plan(pack: FactPack, sentences: int = 4) -> list[Step]:
-    """One fact for each of the first ``sentences`` picks that have facts.
+    """An intro that sets the listener's moment (when there is one), then one fact for
+    each of the first ``sentences`` picks that have facts.
 
     Each pick tells its most personal kind of fact (shared listeners with the
     listener's own artists, then friends, tags...), but a kind or a history
-    artist just used is passed over when the pick has another. The opening
-    sentence, when it must also carry the listener's moment, prefers the
-    lighter facts (friends, then tags) that read well beside it, and goes to
-    the first of these picks that has one. Each step keeps its pick's other
-    facts, best first, as ``spares`` for a repair.
+    artist just used is passed over when the pick has another. Each step keeps
+    its pick's other facts, best first, as ``spares`` for a repair.
     """
     by_item: dict[str, list[tuple[int, Fact]]] = {}
     for number, fact in enumerate(pack.facts, start=1):
         by_item.setdefault(fact.item_id, []).append((number, fact))
-    moment = moment_of(pack)
-    picks = [p.id for p in pack.picks if p.id in by_item][:sentences]
-    light = [p for p in picks if any(f.kind in MOMENT_KIND_ORDER[:2] for _, f in by_item[p])]
-    if moment and light:
-        picks.remove(light[0])
-        picks.insert(0, light[0])
     told: list[list[tuple[int, Fact]]] = []
-    for pick in picks:
+    for pick in [p.id for p in pack.picks if p.id in by_item][:sentences]:
         last = told[-1][0][1] if told else None
-        order = MOMENT_KIND_ORDER if moment and not told else KIND_ORDER
 
-        def cost(numbered: tuple[int, Fact], last=last, order=order) -> tuple[int, int]:
+        def cost(numbered: tuple[int, Fact], last=last) -> tuple[int, int]:
             fact = numbered[1]
-            rank = order.index(fact.kind) if fact.kind in order else len(order)
+            rank = KIND_ORDER.index(fact.kind) if fact.kind in KIND_ORDER else len(KIND_ORDER)
             repeat = last is not None and (
                 fact.kind == last.kind
                 or fact.values.get("artist", 0) == last.values.get("artist", 1)
@@ -170,14 +175,10 @@ def plan(pack: FactPack, sentences: int = 4) -> list[Step]:
 
         told.append(sorted(by_item[pick], key=cost))
     end = len(told) - 1
-    return [
-        Step(
-            n,
-            f,
-            "first" if i == 0 else "last" if i == end else "middle",
-            moment if i == 0 else "",
-            tuple(spares),
-        )
+    moment = moment_of(pack)
+    intro = [Step(0, None, "intro", moment)] if moment and told else []
+    return intro + [
+        Step(n, f, "first" if i == 0 else "last" if i == end else "middle", "", tuple(spares))
         for i, ((n, f), *spares) in enumerate(told)
     ]
 
@@ -291,30 +292,22 @@ class PlannedGenerator:
                     chosen[(j, i)] = Sentence(best.text, best.facts, "model", round_ + 1)
         drafts = []
         for j, steps in enumerate(plans):
-            told = [
-                chosen.get((j, i))
-                or Sentence(
-                    f"{s.fact.text.rstrip('.')} [{s.number}].",
-                    [s.number],
-                    "fallback",
-                    self.retries + 1,
-                )
-                for i, s in enumerate(steps)
-            ]
+            tries = self.retries + 1
+            told = [chosen.get((j, i)) or _stand_in(s, tries) for i, s in enumerate(steps)]
             drafts.append(Draft(" ".join(s.text for s in told), self.name, told))
         return drafts
 
     def _examples(self, job: tuple[FactPack, int], step: Step, round_: int) -> list[Golden]:
-        """``shots`` golden sentences drawn by seed: with a moment when the step has one (one
-        with a word of the same moment first), then of the same kind of fact, then place."""
+        """``shots`` golden sentences drawn by seed: intros for the intro (one of the same
+        moment first), else sentences for the same kind of fact, then the same place."""
         pack, draft = job
         rng = random.Random(f"{self.seed}:{pack.request_id}:{draft}:{step.number}:{round_}")
 
-        def fit(g: Golden) -> tuple[bool, bool, bool, bool, float]:
-            same_moment = bool(g.moment) == bool(step.moment)
-            shared = _shares_word(g.moment, step.moment)
+        def fit(g: Golden) -> tuple[bool, bool, bool, float]:
+            if step.fact is None:
+                return g.place == "intro", _shares_word(g.moment, step.moment), True, rng.random()
             kind, place = g.kind == step.fact.kind, g.place == step.place
-            return same_moment, shared, kind, place, rng.random()
+            return g.place != "intro" and not g.moment, kind, place, rng.random()
 
         shown = sorted(self.golden, key=fit, reverse=True)[: self.shots]
         rng.shuffle(shown)
@@ -348,6 +341,8 @@ class PlannedGenerator:
         (mean token log-probability), with a bonus for the share of word pairs
         it does not take from its fact and its examples.
         """
+        if step.fact is None:
+            return self._choose_intro(candidates, pack, step, shown)
         best, best_score = None, float("-inf")
         for text, fluency in candidates:
             text = _one_sentence(text)
@@ -357,13 +352,16 @@ class PlannedGenerator:
             if not 6 <= len(words) <= 32 or _FIRST_PERSON.intersection(words):
                 continue
             named = self.citer.names.find(text)
-            if name_key(step.fact.values.get("name", "")) not in {name_key(m.name) for m in named}:
+            pick = [
+                m for m in named if name_key(m.name) == name_key(step.fact.values.get("name", ""))
+            ]
+            if not pick or (
+                step.fact.kind == "colisten_history" and _WHO_PLAYS.search(text[: pick[0].start])
+            ):
                 continue
             if _repeats(text, named) or any(
                 _PLAYS.match(text, m.end) or _IS_FRIEND.match(text, m.end) for m in named
             ):
-                continue
-            if step.moment and not set(_content_words(step.moment)) & set(words):
                 continue
             if not _KIND_WORDS.get(step.fact.kind, set()) <= _stems(words):
                 continue
@@ -379,6 +377,40 @@ class PlannedGenerator:
             if score > best_score:
                 best, best_score = aligned, score
         return best
+
+    def _choose_intro(self, candidates: list[Line], pack: FactPack, step: Step, shown: list[str]):
+        """The most fluent intro: one sentence of 5-24 words that uses a word of the
+        moment, states nothing (no artist, number, tag or claim), is uncited and
+        takes at most half its word pairs from any one example."""
+        best, best_score = None, float("-inf")
+        for text, fluency in candidates:
+            text = _one_sentence(text)
+            if text is None:
+                continue
+            words = [t for t, _, _ in tokens(text)]
+            if not 5 <= len(words) <= 24 or _FIRST_PERSON.intersection(words):
+                continue
+            if not set(_content_words(step.moment)) & set(words) or _claims(words, ""):
+                continue
+            if any(_fresh(text, g) < 0.5 for g in shown):  # not an example's copy
+                continue
+            if numbers(text) or number_words(text) or _echoes(text, []):
+                continue
+            aligned = self.citer.align(text, pack)
+            if aligned.problems or aligned.facts or self.citer.names.find(text):
+                continue
+            if fluency > best_score:
+                best, best_score = aligned, fluency
+        return best
+
+
+def _stand_in(step: Step, tries: int) -> Sentence:
+    """What stands in for a step no candidate passed: its fact's own sentence, cited, or
+    for the intro a plain line with the moment."""
+    if step.fact is None:
+        return Sentence(f"Picks for your {step.moment}.", [], "fallback", tries)
+    text = f"{step.fact.text.rstrip('.')} [{step.number}]."
+    return Sentence(text, [step.number], "fallback", tries)
 
 
 def _spare(step: Step) -> Step:
@@ -461,12 +493,23 @@ def _content_words(text: str) -> list[str]:
 
 def _prompt(step: Step, shown: list[Golden]) -> str:
     """The few-shot prompt: the task, the golden sentences, then the fact to tell."""
+    if step.fact is None:
+        return (
+            INTRO_HEAD
+            + "".join(_intro_block(g.moment, g.text) for g in shown)
+            + _intro_block(step.moment)
+        )
     blocks = [_block(g.fact, g.moment, g.text) for g in shown]
     return HEAD + "".join(blocks) + _block(step.fact.text, step.moment)
 
 
 def _block(fact: str, moment: str, sentence: str | None = None) -> str:
     text = f"Fact: {fact}\n" + (f"Moment: {moment}\n" if moment else "") + "Sentence:"
+    return text + (f" {sentence}\n\n" if sentence is not None else "")
+
+
+def _intro_block(moment: str, sentence: str | None = None) -> str:
+    text = f"Moment: {moment}\nSentence:"
     return text + (f" {sentence}\n\n" if sentence is not None else "")
 
 
