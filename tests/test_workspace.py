@@ -18,6 +18,7 @@ MEMBERS = [
     "linernotes-hello",
     "linernotes-tuning",
     "linernotes-batch",
+    "linernotes-serve",
 ]
 
 

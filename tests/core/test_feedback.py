@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 from linernotes import Listener, Request
-from linernotes.feedback import KINDS, impressions, parse_event
+from linernotes.feedback import KINDS, EventError, impressions, parse_event
 
 PACK = {"request_id": "r1", "listener_id": "2", "picks": [], "history": [], "facts": []}
 
@@ -37,24 +37,37 @@ def test_an_impression_carries_context_story_and_pack():
 
 
 @pytest.mark.parametrize(
-    "fields, message",
+    "fields, field, message",
     [
-        ({"event": "like"}, "event must be one of"),
-        ({"ts": "yesterday"}, "not an ISO 8601 time"),
-        ({"ts": None}, "'ts' is missing"),
-        ({"listener": ""}, "'listener' is missing"),
-        ({"story_id": None}, "'story_id' is missing"),
-        ({"item": ["a"]}, "item must be an id"),
-        ({"colour": "red"}, "unknown fields: colour"),
-        ({"event": "impression", "pack": PACK}, "'story' is missing"),
-        ({"event": "impression", "story": "x"}, "needs 'pack'"),
-        ({"event": "impression", "story": "x", "pack": "{"}, "'pack' is not valid JSON"),
-        ({"event": "impression", "story": "x", "pack": PACK, "context": {"x": 1}}, "context"),
+        ({"event": "like"}, "event", "event must be one of"),
+        ({"ts": "yesterday"}, "ts", "not an ISO 8601 time"),
+        ({"ts": 1e20}, "ts", "not a time in seconds since the epoch"),
+        ({"ts": None}, "ts", "'ts' is missing"),
+        ({"listener": ""}, "listener", "'listener' is missing"),
+        ({"story_id": None}, "story_id", "'story_id' is missing"),
+        ({"item": ["a"]}, "item", "item must be an id"),
+        ({"colour": "red"}, "colour", "unknown fields: colour"),
+        ({"event": "impression", "pack": PACK}, "story", "'story' is missing"),
+        ({"event": "impression", "story": "x"}, "pack", "needs 'pack'"),
+        ({"event": "impression", "story": "x", "pack": "{"}, "pack", "'pack' is not valid JSON"),
+        (
+            {"event": "impression", "story": "x", "pack": PACK, "context": {"x": 1}},
+            "context",
+            "context",
+        ),
     ],
 )
-def test_bad_events_say_what_is_wrong(fields, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_events_say_which_field_is_wrong_and_why(fields, field, message):
+    with pytest.raises(EventError, match=message) as raised:
         parse_event(event(**fields))
+    assert raised.value.field == field
+    assert isinstance(raised.value, ValueError)
+
+
+def test_an_event_that_is_not_an_object():
+    with pytest.raises(EventError, match="must be an object") as raised:
+        parse_event(["play"])
+    assert raised.value.field is None
 
 
 def test_kinds_cover_the_documented_events():

@@ -97,3 +97,25 @@ def test_every_listener_gets_a_story_that_passes_grounding(pipeline):
     assert all(r.story is not None for r in results)
     first_draft = sum(not r.trace.fallback for r in results)
     assert first_draft / len(results) > 0.95
+
+
+def test_on_fallback_gets_the_verified_fallback_before_generation(pipeline):
+    seen = []
+
+    def on_fallback(results):
+        assert "generate" not in results[0].trace.timings  # called before generation
+        seen.append(results)
+
+    requests = [Request(Listener("2")), Request(Listener("3"), Context(mood="mellow"))]
+    results = pipeline.run(requests, on_fallback=on_fallback)
+    [early] = seen
+    for fallback, result in zip(early, results, strict=True):
+        assert fallback.request.id == result.request.id
+        assert [p.item.id for p in fallback.picks] == [p.item.id for p in result.picks]
+        assert fallback.trace.fallback and fallback.story.fallback
+        assert fallback.story.generator == pipeline.fallback.name
+        assert fallback.reviews and all(r.fallback for r in fallback.reviews)
+        assert (
+            fallback.trace is not result.trace and fallback.trace.events is not result.trace.events
+        )
+    assert pipeline.run(requests)[0].story.text == results[0].story.text

@@ -1,6 +1,6 @@
 import json
 
-from linernotes import Draft, Fact, FactPack, Item, to_dict
+from linernotes import Draft, Fact, FactPack, Item, to_dict, to_json
 
 
 def test_draft_citations_in_order_of_first_appearance():
@@ -14,3 +14,10 @@ def test_fact_pack_numbers_facts_from_one_and_allows_picks_and_history():
     assert pack.fact(0) is None and pack.fact(2) is None
     assert pack.allowed_names() == {"A", "Z"}
     assert json.loads(json.dumps(to_dict(pack)))["facts"][0]["values"] == {"listeners": 2}
+
+
+def test_to_json_is_to_dict_as_json_text():
+    pack = FactPack("r", "2", [Item("1", "Björk")], [], [])
+    assert json.loads(to_json(pack)) == to_dict(pack)
+    assert "Björk" in to_json(pack)  # not escaped
+    assert to_json(pack, indent=2).startswith('{\n  "request_id"')

@@ -33,6 +33,7 @@ from .types import (
     Trace,
     Verdict,
     to_dict,
+    to_json,
 )
 
 _LAZY = {
@@ -79,4 +80,5 @@ __all__ = [
     "hookimpl",
     "register_plugin",
     "to_dict",
+    "to_json",
 ]

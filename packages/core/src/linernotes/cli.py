@@ -100,7 +100,7 @@ def recommend(
 ):
     """Rank what a listener should play next and write a grounded story about it."""
     from .pipeline import build_pipeline
-    from .types import to_dict
+    from .types import to_json
 
     names = [n.strip() for n in (history or "").split(",") if n.strip()]
     if history is not None and not names:
@@ -120,7 +120,7 @@ def recommend(
 
         log_impressions([result], log)
     if as_json:
-        typer.echo(json.dumps(to_dict(result), indent=2, ensure_ascii=False, default=str))
+        typer.echo(to_json(result, indent=2))
         return
     _show_result(result)
 

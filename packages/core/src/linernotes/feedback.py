@@ -39,6 +39,14 @@ FIELDS = frozenset({"event", "ts", "listener", "story_id", "item", "context", "s
 _CONTEXT_KEYS = ("time", "mood", "activity", "seed")
 
 
+class EventError(ValueError):
+    """A feedback event is invalid; ``field`` names the offending field (None: the whole event)."""
+
+    def __init__(self, field: str | None, reason: str):
+        super().__init__(reason)
+        self.field = field
+
+
 @dataclass(frozen=True)
 class FeedbackEvent:
     """One validated feedback event (see the module docstring for the fields)."""
@@ -67,26 +75,27 @@ class FeedbackEvent:
 
 
 def parse_event(record: Mapping[str, Any]) -> FeedbackEvent:
-    """Validate one raw event; raise ``ValueError`` saying what is wrong with it."""
+    """Validate one raw event; raise :class:`EventError` (a ``ValueError``) saying which
+    field is wrong and why."""
     if not isinstance(record, Mapping):
-        raise ValueError(f"an event must be an object, got {type(record).__name__}")
+        raise EventError(None, f"an event must be an object, got {type(record).__name__}")
     kind = record.get("event")
     if kind not in KINDS:
-        raise ValueError(f"event must be one of {', '.join(KINDS)}; got {kind!r}")
-    unknown = set(record) - FIELDS
+        raise EventError("event", f"event must be one of {', '.join(KINDS)}; got {kind!r}")
+    unknown = sorted(set(record) - FIELDS)
     if unknown:
-        raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+        raise EventError(unknown[0], f"unknown fields: {', '.join(unknown)}")
     listener, story_id = _text(record, "listener"), _text(record, "story_id")
     item = record.get("item")
     if item is not None and (not isinstance(item, str | int) or isinstance(item, bool)):
-        raise ValueError(f"item must be an id, got {item!r}")
+        raise EventError("item", f"item must be an id, got {item!r}")
     context, story, pack = Context(), None, None
     if kind == "impression":
         story = _text(record, "story")
         context = _context(_json(record.get("context") or {}, "context"))
         pack = _json(record.get("pack"), "pack")
         if not isinstance(pack, dict) or not isinstance(pack.get("facts"), list):
-            raise ValueError("an impression needs 'pack', the fact pack of the story shown")
+            raise EventError("pack", "an impression needs 'pack', the fact pack of the story shown")
     return FeedbackEvent(
         kind, _timestamp(record.get("ts")), listener, story_id, _id(item), context, story, pack
     )
@@ -126,7 +135,7 @@ def _text(record: Mapping[str, Any], key: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"'{key}' is missing or empty")
+        raise EventError(key, f"'{key}' is missing or empty")
     return value.strip()
 
 
@@ -139,16 +148,16 @@ def _json(value: Any, key: str) -> Any:
         try:
             return json.loads(value)
         except json.JSONDecodeError as e:
-            raise ValueError(f"'{key}' is not valid JSON: {e}") from None
+            raise EventError(key, f"'{key}' is not valid JSON: {e}") from None
     return value
 
 
 def _context(value: Any) -> Context:
     if not isinstance(value, Mapping):
-        raise ValueError(f"'context' must be an object, got {type(value).__name__}")
+        raise EventError("context", f"'context' must be an object, got {type(value).__name__}")
     extra = set(value) - set(_CONTEXT_KEYS)
     if extra:
-        raise ValueError(f"unknown context fields: {', '.join(sorted(extra))}")
+        raise EventError("context", f"unknown context fields: {', '.join(sorted(extra))}")
     return Context(**{k: (str(v) if v is not None else None) for k, v in value.items()})
 
 
@@ -156,12 +165,16 @@ def _timestamp(value: Any) -> datetime:
     if isinstance(value, datetime):
         ts = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        ts = datetime.fromtimestamp(value, UTC)
+        try:
+            ts = datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            reason = f"'ts' is not a time in seconds since the epoch: {value!r}"
+            raise EventError("ts", reason) from None
     elif isinstance(value, str):
         try:
             ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"'ts' is not an ISO 8601 time: {value!r}") from None
+            raise EventError("ts", f"'ts' is not an ISO 8601 time: {value!r}") from None
     else:
-        raise ValueError(f"'ts' is missing or not a time: {value!r}")
+        raise EventError("ts", f"'ts' is missing or not a time: {value!r}")
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

@@ -163,8 +163,18 @@ class Pipeline:
         return self.run([request if request is not None else self.request(**kwargs)])[0]
 
     # -- the stages ------------------------------------------------------------------------
-    def run(self, requests: Sequence[Request]) -> list[Result]:
-        """Serve a batch of requests; every stage runs once on the whole batch."""
+    def run(
+        self,
+        requests: Sequence[Request],
+        on_fallback: Callable[[list[Result]], None] | None = None,
+    ) -> list[Result]:
+        """Serve a batch of requests; every stage runs once on the whole batch.
+
+        ``on_fallback``, if given, is called once the facts are screened and
+        before generation starts, with every request's result as the fallback
+        generator alone would make it (its story verified, ``trace.fallback``
+        set): what a caller with a deadline can deliver if the generator is late.
+        """
         hook = get_plugin_manager().hook
         reqs = [self._resolve(r) for r in requests]
         traces = [
@@ -207,6 +217,8 @@ class Pipeline:
         packs = stage("screen", lambda: self._screen(packs), screen_failed)
         for trace, pack in zip(traces, packs, strict=True):
             trace.events.extend(pack.notes)
+        if on_fallback is not None:
+            on_fallback(self._fallback_results(reqs, ranked, packs, traces, timings))
 
         def generator_failed(e: Exception) -> list[list[Draft]]:
             for t in traces:
@@ -226,16 +238,11 @@ class Pipeline:
         if missing:
             sub = [packs[n] for n in missing]
 
-            def fallback() -> list[list[DraftReview]]:
-                reviews = self.review(self.fallback.generate(sub, 1), sub)
-                for review in (r for rs in reviews for r in rs):
-                    review.fallback = True
-                return reviews
-
             def fallback_failed(e: Exception) -> list[list[DraftReview]]:
                 return [[] for _ in missing]
 
-            for n, rs in zip(missing, stage("fallback", fallback, fallback_failed), strict=True):
+            fallback = stage("fallback", lambda: self._fallback_reviews(sub), fallback_failed)
+            for n, rs in zip(missing, fallback, strict=True):
                 traces[n].fallback = True
                 reviews[n] = reviews[n] + rs
                 chosen = next((r for r in rs if r.passed), None)
@@ -247,12 +254,48 @@ class Pipeline:
         results = []
         for n, req in enumerate(reqs):
             traces[n].timings = {**timings, "fit": self.fit_seconds}
-            scored = {c.item_id: c for c in ranked[n]}
-            picks = [
-                Pick(item, scored[item.id].score, scored[item.id].sources)
-                for item in packs[n].picks
-            ]
+            picks = _picks(ranked[n], packs[n])
             results.append(Result(req, picks, stories[n], packs[n], reviews[n], traces[n]))
+        return results
+
+    def _fallback_reviews(self, packs: list[FactPack]) -> list[list[DraftReview]]:
+        """One fallback draft per pack, reviewed by every filter and marked as the fallback's."""
+        reviews = self.review(self.fallback.generate(packs, 1), packs)
+        for review in (r for rs in reviews for r in rs):
+            review.fallback = True
+        return reviews
+
+    def _fallback_results(
+        self,
+        reqs: list[Request],
+        ranked: list[list[Candidate]],
+        packs: list[FactPack],
+        traces: list[Trace],
+        timings: dict[str, float],
+    ) -> list[Result]:
+        """The results the fallback generator alone makes for screened ``packs`` (see ``run``)."""
+        notes = []
+        try:
+            reviews = self._fallback_reviews(packs)
+        except Exception as e:
+            reviews = [[] for _ in packs]
+            notes.append(f"fallback failed: {type(e).__name__}: {e}")
+        results = []
+        for n, req in enumerate(reqs):
+            chosen = next((r for r in reviews[n] if r.passed), None)
+            story = _story(chosen.draft, packs[n], self.config_id, True) if chosen else None
+            events = [*traces[n].events, *notes]
+            if story is None:
+                events.append("no fallback passed the safety filters")
+            trace = dataclasses.replace(
+                traces[n],
+                events=events,
+                timings={**timings, "fit": self.fit_seconds},
+                fallback=True,
+            )
+            results.append(
+                Result(req, _picks(ranked[n], packs[n]), story, packs[n], reviews[n], trace)
+            )
         return results
 
     def _resolve(self, request: Request) -> Request:
@@ -372,6 +415,11 @@ def _request_id(request: Request) -> str:
         ]
     )
     return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _picks(ranked: list[Candidate], pack: FactPack) -> list[Pick]:
+    scored = {c.item_id: c for c in ranked}
+    return [Pick(item, scored[item.id].score, scored[item.id].sources) for item in pack.picks]
 
 
 def _story(draft: Draft, pack: FactPack, config_id: str, fallback: bool) -> Story:

@@ -7,6 +7,7 @@ All types are plain dataclasses, so a result serialises with :func:`to_dict`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -248,3 +249,9 @@ class Result:
 def to_dict(value: Any) -> Any:
     """A JSON-ready dict of any linernotes dataclass."""
     return dataclasses.asdict(value)
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    """Any linernotes dataclass as JSON text: the schema of ``linernotes recommend --json``
+    and of the ``linernotes serve`` API."""
+    return json.dumps(to_dict(value), indent=indent, ensure_ascii=False, default=str)

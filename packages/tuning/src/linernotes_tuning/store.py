@@ -6,6 +6,7 @@ ones to ``<store>/events/event=<kind>/date=<YYYY-MM-DD>/<uuid>.parquet``. Bad ev
 go, with their source, line (or row) and reason, to ``<store>/rejected/<stamp>.jsonl``.
 An event is stored once: its key is a hash of (event, ts, listener, story_id, item),
 and events whose key the store (or the same file) already holds count as duplicates.
+``append`` stores events validated elsewhere (the ``linernotes serve`` feedback endpoint).
 """
 
 from __future__ import annotations
@@ -99,15 +100,26 @@ def ingest(path: str | Path, store_dir: str | Path) -> IngestReport:
         good[key] = event
     if not seen:
         raise DataError(f"no events in {path}")
-    stored = _stored_keys(store, good.values())
-    report.duplicates += sum(key in stored for key in good)
-    fresh = [(k, e) for k, e in good.items() if k not in stored]
-    report.accepted = len(fresh)
-    report.written = _write_events(store, fresh)
+    report.written, stored = append(good.values(), store)
+    report.duplicates += stored
+    report.accepted = len(good) - stored
     report.rejected = dict(Counter(_reason(r["reason"]) for r in rejects).most_common())
     if rejects:
         report.rejects_file = _write_rejects(store, rejects)
     return report
+
+
+def append(events: Iterable[FeedbackEvent], store_dir: str | Path) -> tuple[list[Path], int]:
+    """Append the validated ``events`` that the store does not hold yet, all or none.
+
+    Returns the files written and how many events were duplicates (stored once).
+    Callers that may append concurrently must serialise their calls.
+    """
+    store = Path(store_dir)
+    unique = {event_key(e): e for e in events}
+    stored = _stored_keys(store, unique.values())
+    fresh = [(k, e) for k, e in unique.items() if k not in stored]
+    return _write_events(store, fresh), len(unique) - len(fresh)
 
 
 def read_events(store_dir: str | Path) -> pl.DataFrame:
@@ -235,19 +247,30 @@ def _stored_keys(store: Path, events: Iterable[FeedbackEvent]) -> set[str]:
 
 
 def _write_events(store: Path, events: list[tuple[str, FeedbackEvent]]) -> list[Path]:
-    """Write one new Parquet file per (event kind, day) partition; return the files."""
+    """Write one new Parquet file per (event kind, day) partition; return the files.
+
+    Every file is written under a hidden temporary name first and renamed only
+    once all are written, so a failure leaves no partial set of events behind.
+    """
     rows = [_row(key, e) for key, e in events]
     if not rows:
         return []
     frame = pl.DataFrame(rows, schema={"event": pl.String, **SCHEMA})
     frame = frame.with_columns(date=pl.col("ts").dt.date())
-    written = []
-    for (kind, day), part in frame.group_by("event", "date", maintain_order=True):
-        folder = store / "events" / f"event={kind}" / f"date={day.isoformat()}"
-        target = folder / f"{uuid.uuid4().hex}.parquet"
-        _atomic(target, lambda tmp, part=part: part.drop("event", "date").write_parquet(tmp))
-        written.append(target)
-    return written
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for (kind, day), part in frame.group_by("event", "date", maintain_order=True):
+            folder = store / "events" / f"event={kind}" / f"date={day.isoformat()}"
+            target = folder / f"{uuid.uuid4().hex}.parquet"
+            tmp = _temporary(target)
+            staged.append((tmp, target))
+            part.drop("event", "date").write_parquet(tmp)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+    return [target for _, target in staged]
 
 
 def _row(key: str, event: FeedbackEvent) -> dict[str, Any]:
@@ -266,13 +289,18 @@ def _write_rejects(store: Path, rejects: list[dict[str, Any]]) -> Path:
 
 def _atomic(target: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a hidden temporary file beside ``target``, then rename it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = _temporary(target)
     try:
         write(tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _temporary(target: Path) -> Path:
+    """A hidden temporary name beside ``target`` (whose folder is created)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target.with_name(f".{target.name}.tmp")
 
 
 def _count_lines(path: Path) -> int:

@@ -1,0 +1,380 @@
+"""The HTTP app: recommend (micro-batched, from the story store when it can, within a
+deadline), feedback, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from linernotes import Context, DataError, Pipeline, Result, to_json
+from linernotes import Request as StoryRequest
+from linernotes.feedback import EventError, parse_event
+from linernotes_tuning.store import append as append_events
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from .batching import MicroBatcher, QueueFull, ShuttingDown
+from .metrics import ServeMetrics
+from .models import FeedbackReceipt, Problem, RecommendBody
+from .store import StoryKey, StoryStore, normalize_context, story_key
+
+log = logging.getLogger("linernotes.serve")
+
+MAX_EVENTS = 1000
+"""Most feedback events one request may carry."""
+RETRY_AFTER_S = 1
+"""What a 503 for a full queue tells the client to wait (seconds)."""
+LATE = (
+    "deadline: the generator's story was not ready in time; this is the verified fallback "
+    "(the generator's story is stored when done)"
+)
+"""The trace event of a result delivered at its deadline."""
+
+
+class ApiError(Exception):
+    """An error the client caused: its status and one-line message."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers
+
+
+def create_app(
+    pipeline: Pipeline,
+    *,
+    store: StoryStore | None = None,
+    feedback_dir: str | Path | None = None,
+    max_batch: int = 8,
+    max_wait_ms: float = 10.0,
+    queue_size: int = 64,
+    deadline_ms: float | None = 2500,
+    max_deadline_ms: float = 30_000,
+    max_body_bytes: int = 64 * 1024,
+) -> FastAPI:
+    """The app serving a fitted ``pipeline``.
+
+    ``store`` keeps finished stories (None: no store); ``feedback_dir`` is the
+    feedback store folder (None: ``/v1/feedback`` answers 503). Requests that
+    miss the store are micro-batched (see :class:`MicroBatcher`). A request
+    whose generator's story is not ready after ``deadline_ms`` (or the request's
+    own ``deadline_ms``, at most ``max_deadline_ms``; None: no deadline) gets the
+    verified fallback; the generator's story is still finished and stored.
+    """
+    # a deadline needs something faster to fall back on than the generator itself
+    deadlines = pipeline.generator.name != pipeline.fallback.name
+    batcher = MicroBatcher(
+        lambda items: _run(pipeline, store, metrics, items), max_batch, max_wait_ms, queue_size
+    )
+    metrics = ServeMetrics(queue_depth=batcher.depth)
+    feedback_lock = threading.Lock()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(
+        title="linernotes",
+        summary="Picks for what to play next, and a grounded story about them.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        start = time.perf_counter()
+        status = 500
+        try:
+            length = request.headers.get("content-length", "0")
+            if not length.isdigit() or int(length) > max_body_bytes:
+                response = _error(413, f"the request body must be at most {max_body_bytes} bytes")
+            else:
+                response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            metrics.requests.labels(getattr(route, "path", "other"), str(status)).observe(
+                time.perf_counter() - start
+            )
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, e: ApiError):
+        return _error(e.status, str(e), e.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: Request, e: RequestValidationError):
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
+                "reason": err["msg"],
+            }
+            for err in e.errors()
+        ]
+        first = errors[0]
+        return _error(422, f"{first['field']}: {first['reason']}", errors=errors)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, e: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal error; the server log has the details")
+
+    @app.post(
+        "/v1/recommend",
+        response_class=Response,
+        responses={
+            200: {
+                "model": Result,
+                "description": "The result, as `linernotes recommend --json` prints it. The "
+                "header X-Linernotes-Store says hit (from the story store), miss (made now "
+                "and stored) or skip (made now, not stored: inline history or no listener).",
+            },
+            404: {"model": Problem, "description": "Unknown listener."},
+            413: {"model": Problem, "description": "The body is too large."},
+            422: {"model": Problem, "description": "Invalid body, empty history, no match."},
+            503: {"model": Problem, "description": "The queue is full (see Retry-After)."},
+        },
+    )
+    async def recommend(body: RecommendBody) -> Response:
+        """Picks and a grounded, cited story for a listener in a context."""
+        if body.deadline_ms and body.deadline_ms > max_deadline_ms:
+            raise ApiError(422, f"deadline_ms: at most {max_deadline_ms:g}, got {body.deadline_ms}")
+        request = _request(pipeline, body)
+        key = (
+            story_key(pipeline.config_id, body.listener, request.context, request.k)
+            if store is not None and body.listener is not None and not body.history
+            else None
+        )
+        if key is None:
+            outcome = "skip"
+        else:
+            stored = _get(store, key)
+            outcome = "miss" if stored is None else "hit"
+        metrics.store.labels(outcome).inc()
+        if outcome == "hit":
+            return _json(stored, outcome)
+        deadline = body.deadline_ms or deadline_ms
+        early = Early() if deadline and deadlines else None
+        try:
+            future = batcher.enqueue((request, key, early))
+            if early is None:
+                text = await future
+            else:
+                text, late = await _in_time(future, early, deadline / 1000)
+                metrics.deadlines.labels("missed" if late else "met").inc()
+        except QueueFull as e:
+            metrics.rejected.inc()
+            raise ApiError(
+                503, f"busy: {e}; retry later", {"Retry-After": str(RETRY_AFTER_S)}
+            ) from None
+        except ShuttingDown as e:
+            raise ApiError(503, str(e)) from None
+        except DataError as e:
+            raise ApiError(422, str(e)) from None
+        return _json(text, outcome)
+
+    @app.post(
+        "/v1/feedback",
+        responses={
+            422: {"model": Problem, "description": "Invalid events; nothing was stored."},
+            503: {"model": Problem, "description": "This server has no feedback store."},
+        },
+    )
+    async def feedback(
+        events: Annotated[
+            dict[str, Any] | list[Any],
+            Body(
+                description="One event or a list, in the schema of `linernotes.feedback` "
+                "(as `linernotes feedback ingest` reads them). All are stored, or none.",
+                examples=[
+                    {
+                        "event": "thumbs_up",
+                        "ts": "2026-11-25T21:04:00Z",
+                        "listener": "2",
+                        "story_id": "fadb21ec7a84b97d",
+                    }
+                ],
+            ),
+        ],
+    ) -> FeedbackReceipt:
+        """Validate feedback events and append the new ones to the feedback store."""
+        if feedback_dir is None:
+            raise ApiError(503, "this server has no feedback store")
+        raw = events if isinstance(events, list) else [events]
+        if not raw:
+            raise ApiError(422, "no events")
+        if len(raw) > MAX_EVENTS:
+            raise ApiError(422, f"at most {MAX_EVENTS} events per request, got {len(raw)}")
+        parsed, errors = [], []
+        for n, record in enumerate(raw):
+            try:
+                parsed.append(parse_event(record))
+            except EventError as e:
+                errors.append({"index": n, "field": e.field, "reason": str(e)})
+        if errors:
+            metrics.feedback.labels("rejected").inc(len(raw))
+            first = errors[0]
+            where = f"event {first['index']}" + (
+                f", field '{first['field']}'" if first["field"] else ""
+            )
+            more = f" ({len(errors) - 1} more invalid)" if len(errors) > 1 else ""
+            return _error(422, f"{where}: {first['reason']}{more}; nothing stored", errors=errors)
+
+        def append() -> int:
+            with feedback_lock:  # one writer at a time, so the duplicate check holds
+                return append_events(parsed, feedback_dir)[1]
+
+        duplicates = await asyncio.to_thread(append)
+        metrics.feedback.labels("accepted").inc(len(parsed) - duplicates)
+        metrics.feedback.labels("duplicate").inc(duplicates)
+        return FeedbackReceipt(accepted=len(parsed) - duplicates, duplicates=duplicates)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", responses={503: {"model": Problem, "description": "Not ready."}})
+    async def readyz() -> dict[str, Any]:
+        """The pipeline is fitted and the batch worker runs."""
+        if not batcher.running:
+            raise ApiError(503, "not ready: the batch worker is not running")
+        return {
+            "status": "ready",
+            "config_id": pipeline.config_id,
+            "fit_seconds": round(pipeline.fit_seconds, 3),
+        }
+
+    @app.get("/metrics", response_class=Response)
+    async def prometheus() -> Response:
+        """Prometheus metrics."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _request(pipeline: Pipeline, body: RecommendBody) -> StoryRequest:
+    """The library request for ``body``, or an :class:`ApiError` saying what is wrong."""
+    ctx = body.context
+    if body.history is not None and not body.history:
+        raise ApiError(422, "history is empty; give artist names or ids, or leave it out")
+    if body.listener is None and not (body.history or any(ctx.model_dump().values())):
+        raise ApiError(
+            422,
+            "say who is listening: a listener id, a history or a context.seed, "
+            "or give a context mood, activity or time",
+        )
+    catalog = pipeline.catalog
+    if body.listener is not None and not catalog.has_listener(body.listener):
+        raise ApiError(
+            404, f"unknown listener '{body.listener}' ({len(catalog.listener_ids)} listeners)"
+        )
+    names = [catalog.item(h).name if h in catalog.item_index else h for h in body.history or []]
+    context = normalize_context(Context(ctx.time, ctx.mood, ctx.activity))
+    try:
+        request = pipeline.request(
+            listener=body.listener,
+            history=names,
+            k=body.k or pipeline.k,
+            time=context.time,
+            mood=context.mood,
+            activity=context.activity,
+            seed=ctx.seed,
+        )
+    except DataError as e:
+        raise ApiError(422, str(e)) from None
+    return request
+
+
+Early = concurrent.futures.Future
+"""Where the batch worker puts a request's fallback result (JSON), before generation starts."""
+
+
+def _run(
+    pipeline: Pipeline,
+    store: StoryStore | None,
+    metrics: ServeMetrics,
+    items: list[tuple[StoryRequest, StoryKey | None, Early | None]],
+) -> list[str]:
+    """Run one batch (in the batch worker's thread): result JSON per request, stored when keyed.
+
+    Requests with a deadline get their fallback result first, in their ``Early`` future.
+    """
+
+    def deliver(fallbacks: list[Result]) -> None:
+        for (_, _, early), result in zip(items, fallbacks, strict=True):
+            if early is not None and not early.done():
+                result.trace.events.append(LATE)
+                early.set_result(to_json(result))
+
+    wanted = any(early is not None for _, _, early in items)
+    results: list[Result] = pipeline.run(
+        [request for request, _, _ in items], on_fallback=deliver if wanted else None
+    )
+    metrics.observe_batch(results)
+    texts = []
+    for (_, key, _), result in zip(items, results, strict=True):
+        text = to_json(result)
+        if key is not None and result.story is not None:
+            try:
+                store.put(key, text)
+            except Exception:  # a store outage must not fail the request it answers
+                log.exception("could not write a story to the store")
+        texts.append(text)
+    return texts
+
+
+async def _in_time(result: asyncio.Future, early: Early, seconds: float) -> tuple[str, bool]:
+    """The result if it comes within ``seconds``; else whichever comes first of the result
+    and the early fallback. Returns the JSON and whether it is the fallback."""
+    done, _ = await asyncio.wait({result}, timeout=seconds)
+    if not done:
+        fallback = asyncio.wrap_future(early)
+        done, _ = await asyncio.wait({result, fallback}, return_when=asyncio.FIRST_COMPLETED)
+        if result not in done:
+            result.add_done_callback(_discard)  # finished in the background, then stored
+            return fallback.result(), True
+    return result.result(), False
+
+
+def _discard(future: asyncio.Future) -> None:
+    """Retrieve a background result's exception, so that asyncio does not report it."""
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("a background story failed: %s", future.exception())
+
+
+def _get(store: StoryStore, key: StoryKey) -> str | None:
+    try:
+        return store.get(key)
+    except Exception:  # a store outage makes a miss, not a failure
+        log.exception("could not read the story store")
+        return None
+
+
+def _json(text: str, store: str) -> Response:
+    return Response(text, media_type="application/json", headers={"X-Linernotes-Store": store})
+
+
+def _error(
+    status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse({"detail": message, **extra}, status_code=status, headers=headers)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("linernotes-serve")
+    except PackageNotFoundError:
+        return "0"

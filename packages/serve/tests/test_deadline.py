@@ -1,0 +1,67 @@
+"""The latency deadline: a late generator's story gives way to the verified fallback, and is
+finished and stored in the background."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from linernotes import Context
+from linernotes_serve import SQLiteStoryStore, create_app, story_key
+from linernotes_serve.app import LATE
+
+
+def test_a_late_story_gives_way_to_the_fallback_then_is_stored(slow_pipeline, run_server, tmp_path):
+    store = SQLiteStoryStore(tmp_path / "stories.sqlite")
+    app = create_app(slow_pipeline, store=store, deadline_ms=300)
+    body = {"listener": "3", "context": {"mood": "calm"}}
+    with run_server(app) as url:
+        start = time.monotonic()
+        late = httpx.post(url + "/v1/recommend", json=body, timeout=30)
+        took = time.monotonic() - start
+        assert late.status_code == 200, late.text
+        result = late.json()
+        assert took < 1.4  # the generator takes 1.5 s
+        assert result["story"]["fallback"] and result["trace"]["fallback"]
+        assert result["story"]["citations"] and result["picks"]
+        assert LATE in result["trace"]["events"]
+
+        key = story_key(slow_pipeline.config_id, "3", Context(mood="calm"), slow_pipeline.k)
+        deadline = time.monotonic() + 10
+        while store.get(key) is None:
+            assert time.monotonic() < deadline, "the generator's story was never stored"
+            time.sleep(0.05)
+        again = httpx.post(url + "/v1/recommend", json=body, timeout=30)
+        assert again.headers["x-linernotes-store"] == "hit"
+        stored = again.json()
+        assert not stored["story"]["fallback"] and not stored["trace"]["fallback"]
+        assert LATE not in stored["trace"]["events"]
+        assert [p["item"]["id"] for p in stored["picks"]] == [
+            p["item"]["id"] for p in result["picks"]
+        ]
+        metrics = httpx.get(url + "/metrics").text
+        assert 'linernotes_deadlines_total{result="missed"} 1.0' in metrics
+
+
+def test_a_request_may_wait_longer(slow_pipeline, run_server):
+    app = create_app(slow_pipeline, deadline_ms=300)
+    with run_server(app) as url:
+        body = {"history": ["Jazz Artist A"], "deadline_ms": 5000}
+        response = httpx.post(url + "/v1/recommend", json=body, timeout=30)
+        assert response.status_code == 200
+        assert not response.json()["trace"]["fallback"]
+        too_long = httpx.post(url + "/v1/recommend", json={**body, "deadline_ms": 40_000})
+        assert too_long.status_code == 422
+        assert too_long.json()["detail"] == "deadline_ms: at most 30000, got 40000"
+        metrics = httpx.get(url + "/metrics").text
+        assert 'linernotes_deadlines_total{result="met"} 1.0' in metrics
+
+
+def test_no_deadline_without_a_faster_fallback(tiny_pipeline, proxy, run_server):
+    """With the template as both generator and fallback, there is nothing faster to serve."""
+    recorder = proxy(tiny_pipeline)
+    with run_server(create_app(recorder, deadline_ms=1)) as url:
+        response = httpx.post(url + "/v1/recommend", json={"listener": "1"}, timeout=30)
+    assert response.status_code == 200
+    assert recorder.early == [False]
+    assert not response.json()["trace"]["fallback"]
