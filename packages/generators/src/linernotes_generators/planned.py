@@ -5,7 +5,8 @@ so the work is split by what each side does well:
 
 1. **Plan** (code): :func:`plan` picks one fact for each of the first
    ``sentences`` story picks, varying the kind of fact from one sentence to
-   the next; the first sentence also carries the listener's moment.
+   the next; when the listener gave a moment, an intro that sets it (and
+   states no fact) comes first.
 2. **Realise** (model): each planned fact gets a short few-shot prompt: golden
    sentences written by editors for the same kind of fact and the same place
    in the story (``prompts/golden_sentences.toml``), then the fact itself. The
