@@ -41,7 +41,9 @@ def test_greedy_decoding_matches_generate_token_for_token(tiny_lm):
     # the stop token is kept (a real one may hold text before its newline)
     stop = expected[0][3]
     stops = frozenset({stop})
-    got = sample_lines(model, tokenizer, PROMPTS, 1, 12, top_k=1, stops=stops)
+    got = [
+        line.text for line in sample_lines(model, tokenizer, PROMPTS, 1, 12, top_k=1, stops=stops)
+    ]
     for row, text in zip(expected, got, strict=True):
         told = row[: row.index(stop) + 1] if stop in row else row
         assert text == tokenizer.decode(told).split("\n")[0].strip()
@@ -55,7 +57,7 @@ def test_samples_are_prompt_major_seeded_and_varied(tiny_lm):
     assert len(first) == 6
     assert first == sample_lines(*args, temperature=1.0, seed=7, stops=frozenset())
     assert first != sample_lines(*args, temperature=1.0, seed=8, stops=frozenset())
-    assert len(set(first[:3])) > 1  # the samples of one prompt differ
+    assert len({line.text for line in first[:3]}) > 1  # the samples of one prompt differ
 
 
 def test_top_p_keeps_only_the_nucleus(tiny_lm):
@@ -63,7 +65,8 @@ def test_top_p_keeps_only_the_nucleus(tiny_lm):
     # a nucleus this small holds only the likeliest token: sampling turns greedy
     sampled = sample_lines(model, tokenizer, PROMPTS, 2, 6, top_p=1e-6, seed=3)
     greedy_lines = sample_lines(model, tokenizer, PROMPTS, 1, 6, top_k=1)
-    assert sampled == [line for line in greedy_lines for _ in range(2)]
+    assert [s.text for s in sampled] == [g.text for g in greedy_lines for _ in range(2)]
+    assert all(s.logprob < 0 for s in sampled)  # mean log-probability of the drawn tokens
 
 
 def test_line_ends_hold_newlines_and_eos(tiny_lm):
