@@ -13,24 +13,17 @@ From Python::
 FastAPI and the pipeline load on first use of :func:`create_app`.
 """
 
-from importlib import import_module
-from typing import Any
+from linernotes.plugins import lazy_exports
 
-_LAZY = {
-    "create_app": "linernotes_serve.app",
-    "MicroBatcher": "linernotes_serve.batching",
-    "QueueFull": "linernotes_serve.batching",
-    "SQLiteStoryStore": "linernotes_serve.store",
-    "StoryKey": "linernotes_serve.store",
-    "StoryStore": "linernotes_serve.store",
-    "story_key": "linernotes_serve.store",
+_WHERE = {
+    "create_app": "app",
+    "MicroBatcher": "batching",
+    "QueueFull": "batching",
+    "SQLiteStoryStore": "store",
+    "StoryKey": "store",
+    "StoryStore": "store",
+    "story_key": "store",
 }
+__all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'linernotes_serve' has no attribute {name!r}")
-
-
-__all__ = sorted(_LAZY)
+__getattr__ = lazy_exports(__name__, _WHERE)
