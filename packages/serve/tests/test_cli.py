@@ -19,7 +19,15 @@ TINY = ["generator=template", "retrievers=[colisten,social]", "ranker=popcoliste
 def test_help_names_the_options():
     result = CliRunner().invoke(get_app(), ["serve", "--help"])
     assert result.exit_code == 0
-    for option in ("--host", "--port", "--max-batch", "--max-wait-ms", "--queue-size", "--store"):
+    for option in (
+        "--host",
+        "--port",
+        "--max-batch",
+        "--max-wait-ms",
+        "--queue-size",
+        "--store",
+        "--no-store",
+    ):
         assert option in result.output
 
 

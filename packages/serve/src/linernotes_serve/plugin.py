@@ -57,6 +57,10 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    no_store: Annotated[
+        bool,
+        typer.Option("--no-store", help="Keep no story store: every request runs the pipeline."),
+    ] = False,
     feedback_store: Annotated[
         Path | None,
         typer.Option(
@@ -81,7 +85,9 @@ def serve(
     pipeline = build_pipeline(overrides or [])
     app = create_app(
         pipeline,
-        store=SQLiteStoryStore(store or cache_dir() / "serve" / "stories.sqlite"),
+        store=None
+        if no_store
+        else SQLiteStoryStore(store or cache_dir() / "serve" / "stories.sqlite"),
         feedback_dir=feedback_store or default_store(),
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
