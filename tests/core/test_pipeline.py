@@ -119,3 +119,14 @@ def test_on_fallback_gets_the_verified_fallback_before_generation(pipeline):
             fallback.trace is not result.trace and fallback.trace.events is not result.trace.events
         )
     assert pipeline.run(requests)[0].story.text == results[0].story.text
+
+
+def test_run_fallback_serves_the_fallback_without_generating(pipeline):
+    requests = [Request(Listener("2")), Request(Listener("3"), Context(mood="mellow"))]
+    fallbacks = pipeline.run_fallback(requests)
+    results = pipeline.run(requests)
+    for fallback, result in zip(fallbacks, results, strict=True):
+        assert "generate" not in fallback.trace.timings
+        assert fallback.story.fallback and fallback.story.generator == pipeline.fallback.name
+        assert fallback.story.citations
+        assert [p.item.id for p in fallback.picks] == [p.item.id for p in result.picks]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import time
@@ -175,50 +176,10 @@ class Pipeline:
         generator alone would make it (its story verified, ``trace.fallback``
         set): what a caller with a deadline can deliver if the generator is late.
         """
-        hook = get_plugin_manager().hook
-        reqs = [self._resolve(r) for r in requests]
-        traces = [
-            Trace(events=list(r.notes), config_id=self.config_id, components=self._components())
-            for r in reqs
-        ]
-        timings: dict[str, float] = {}
-
-        def stage(name: str, fn: Callable[[], Any], recover: Callable[[Exception], Any] = None):
-            hook.before_stage(stage=name, requests=reqs)
-            start = time.perf_counter()
-            try:
-                out = fn()
-            except Exception as e:
-                hook.on_stage_error(stage=name, requests=reqs, error=e)
-                if recover is not None:
-                    return recover(e)
-                if isinstance(e, LinernotesError):
-                    raise
-                raise PipelineError(name, f"{type(e).__name__}: {e}") from e
-            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
-            hook.after_stage(stage=name, requests=reqs, output=out, seconds=timings[name])
-            return out
-
-        merged = stage("retrieve", lambda: self._retrieve(reqs))
-
-        def rank() -> list[list[Candidate]]:
-            ranked = self.ranker.rank(reqs, merged)
-            for reranker in self.rerankers.values():
-                ranked = reranker.rank(reqs, ranked)
-            return [c[: r.k] for r, c in zip(reqs, ranked, strict=True)]
-
-        ranked = stage("rank", rank)
-        packs = stage("ground", lambda: self.grounder.ground(reqs, ranked))
-
-        def screen_failed(e: Exception) -> list[FactPack]:  # fail closed: no facts, no story
-            note = f"screening failed ({type(e).__name__}: {e}); every fact withheld"
-            return [dataclasses.replace(p, facts=[], notes=[*p.notes, note]) for p in packs]
-
-        packs = stage("screen", lambda: self._screen(packs), screen_failed)
-        for trace, pack in zip(traces, packs, strict=True):
-            trace.events.extend(pack.notes)
+        reqs, traces, timings, ranked, packs = self._prepare(requests)
         if on_fallback is not None:
             on_fallback(self._fallback_results(reqs, ranked, packs, traces, timings))
+        stage = functools.partial(self._stage, reqs, timings)
 
         def generator_failed(e: Exception) -> list[list[Draft]]:
             for t in traces:
@@ -257,6 +218,69 @@ class Pipeline:
             picks = _picks(ranked[n], packs[n])
             results.append(Result(req, picks, stories[n], packs[n], reviews[n], traces[n]))
         return results
+
+    def run_fallback(self, requests: Sequence[Request]) -> list[Result]:
+        """The results of ``requests`` as the fallback generator alone makes them, without
+        running the generator: what ``run`` gives ``on_fallback``, for a caller whose
+        deadline passed before its batch started."""
+        reqs, traces, timings, ranked, packs = self._prepare(requests)
+        return self._fallback_results(reqs, ranked, packs, traces, timings)
+
+    def _prepare(self, requests: Sequence[Request]):
+        """Resolve, retrieve, rank, ground and screen: the requests, their traces, the
+        stage timings, the ranked candidates and the screened fact packs."""
+        reqs = [self._resolve(r) for r in requests]
+        traces = [
+            Trace(events=list(r.notes), config_id=self.config_id, components=self._components())
+            for r in reqs
+        ]
+        timings: dict[str, float] = {}
+        stage = functools.partial(self._stage, reqs, timings)
+        merged = stage("retrieve", lambda: self._retrieve(reqs))
+
+        def rank() -> list[list[Candidate]]:
+            ranked = self.ranker.rank(reqs, merged)
+            for reranker in self.rerankers.values():
+                ranked = reranker.rank(reqs, ranked)
+            return [c[: r.k] for r, c in zip(reqs, ranked, strict=True)]
+
+        ranked = stage("rank", rank)
+        packs = stage("ground", lambda: self.grounder.ground(reqs, ranked))
+
+        def screen_failed(e: Exception) -> list[FactPack]:  # fail closed: no facts, no story
+            note = f"screening failed ({type(e).__name__}: {e}); every fact withheld"
+            return [dataclasses.replace(p, facts=[], notes=[*p.notes, note]) for p in packs]
+
+        packs = stage("screen", lambda: self._screen(packs), screen_failed)
+        for trace, pack in zip(traces, packs, strict=True):
+            trace.events.extend(pack.notes)
+        return reqs, traces, timings, ranked, packs
+
+    @staticmethod
+    def _stage(
+        reqs: list[Request],
+        timings: dict[str, float],
+        name: str,
+        fn: Callable[[], Any],
+        recover: Callable[[Exception], Any] | None = None,
+    ) -> Any:
+        """Run one stage on ``reqs`` between its hooks, adding its seconds to ``timings``;
+        an error goes to ``recover`` if given, else is raised as a :class:`PipelineError`."""
+        hook = get_plugin_manager().hook
+        hook.before_stage(stage=name, requests=reqs)
+        start = time.perf_counter()
+        try:
+            out = fn()
+        except Exception as e:
+            hook.on_stage_error(stage=name, requests=reqs, error=e)
+            if recover is not None:
+                return recover(e)
+            if isinstance(e, LinernotesError):
+                raise
+            raise PipelineError(name, f"{type(e).__name__}: {e}") from e
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+        hook.after_stage(stage=name, requests=reqs, output=out, seconds=timings[name])
+        return out
 
     def _fallback_reviews(self, packs: list[FactPack]) -> list[list[DraftReview]]:
         """One fallback draft per pack, reviewed by every filter and marked as the fallback's."""
