@@ -106,6 +106,21 @@ def test_ease_is_the_closed_form(catalog):
     assert ranker.fit_stats["items"] == x.shape[1] and ranker.fit_stats["peak_bytes"] > 0
 
 
+def test_ease_scores_are_the_history_times_b(catalog):
+    ranker = EASE(l2=7.0, min_support=1, cache=False)
+    ranker.fit(catalog)
+    listeners = catalog.listener_ids[:3]
+    requests = [Request(Listener(i, catalog.history(i))) for i in listeners]
+    candidates = [unheard(catalog, i) for i in listeners]
+    scores = ranker.score(requests, candidates)
+    x = (catalog.plays_matrix.toarray() > 0).astype(float)[:, ranker.items]
+    expected = []
+    for listener, cands in zip(listeners, candidates, strict=True):
+        row = x[catalog.listener_ids.index(listener)] @ ranker.weights
+        expected += [row[ranker.column[catalog.item_index[c.item_id]]] for c in cands]
+    assert np.allclose(scores, expected, atol=1e-5)
+
+
 def test_ease_ranks_unsupported_items_last(catalog):
     ranker = EASE(l2=5.0, min_support=8, cache=False)
     ranker.fit(catalog)

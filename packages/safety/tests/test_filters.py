@@ -186,3 +186,23 @@ def test_grounding_screens_facts_that_invite_a_wrong_attribution(catalog):
     [pack] = f.screen([pack_for(catalog, facts=[lure, fine])])
     assert [x.id for x in pack.facts] == ["fine"]
     assert "names 'Jazz Artist A'" in pack.notes[0]
+
+
+def test_mask_names_blanks_whole_names_longest_first_and_keeps_offsets():
+    from linernotes_safety.screening import mask_names
+
+    pack = FactPack(
+        "r",
+        "2",
+        [Item("1", "The Killers"), Item("2", "Killers")],
+        [Item("3", "AC/DC")],
+        [],
+        Context(),
+    )
+    text = "the killers [1], Killers, ac/dc and Killerstown [2]."
+    masked = mask_names(text, pack)
+    assert len(masked) == len(text)
+    assert masked == "___________ ___, _______, _____ and Killerstown ___."
+    assert mask_names("no names here", FactPack("r", "2", [], [], [], Context())) == (
+        "no names here"
+    )

@@ -6,6 +6,7 @@ accents stripped, case folded, zero-width characters removed.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -20,6 +21,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _LEADING_CITES = re.compile(r"^((?:\[\d+\]\s*)+)")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize(text: str) -> str:
     """Fold ``text`` for comparison: NFKD, no accents, no zero-width characters, casefolded."""
     text = unicodedata.normalize("NFKD", text.translate(_ZERO_WIDTH))
@@ -35,6 +37,7 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
     return out
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_key(name: str) -> tuple[str, ...]:
     """The token sequence a name is matched by."""
     return tuple(t for t, _, _ in tokens(normalize(name)))

@@ -97,9 +97,9 @@ class EASE:
         index = self.catalog.item_index
         history = history_rows(requests, index, len(self.catalog.item_ids), weights)
         x = history[:, self.items]
-        needed = np.unique(modelled[known])
-        part = np.asarray(x @ self.weights[:, needed])
-        scores[known] = part[rows[known], np.searchsorted(needed, modelled[known])]
+        # sparse history rows times B's rows: a few dense rows, with no copy of B's columns
+        part = np.asarray(x @ self.weights)
+        scores[known] = part[rows[known], modelled[known]]
         floor = np.full(len(requests), 0.0)
         if known.any():
             np.minimum.at(floor, rows[known], scores[known])

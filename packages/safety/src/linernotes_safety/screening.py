@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -60,9 +61,20 @@ def mask_names(text: str, pack: FactPack) -> str:
     "Howstuffworks.com"): the listener sees the name among the picks anyway, so
     only the words around it count.
     """
-    for name in sorted(pack.allowed_names(), key=len, reverse=True):
-        text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", _blank, text, flags=re.IGNORECASE)
+    names = _names_pattern(frozenset(pack.allowed_names()))
+    if names is not None:
+        text = names.sub(_blank, text)
     return CITATION.sub(_blank, text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _names_pattern(names: frozenset[str]) -> re.Pattern | None:
+    """One pattern matching any of ``names`` as whole words, longest first (None: no names)."""
+    if not names:
+        return None
+    longest_first = sorted(names, key=lambda name: (-len(name), name))
+    alternatives = "|".join(re.escape(name) for name in longest_first)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 def _blank(match: re.Match) -> str:
