@@ -226,7 +226,7 @@ class LearnedBlend:
         out += [pop, np.where(known, self.engagement[safe], 0.0)]
         out.append(self.popularity.score(requests, candidates) - pop)
         history = history_rows(requests, index, len(index))
-        profile = history @ self.tags
+        profile = history.astype(self.tags.dtype) @ self.tags  # float64 would copy the tags
         norms = np.linalg.norm(profile, axis=1, keepdims=True)
         profile = profile / np.where(norms > 0, norms, 1)
         match = np.zeros(len(rows))

@@ -96,7 +96,7 @@ class EASE:
         known = modelled >= 0
         index = self.catalog.item_index
         history = history_rows(requests, index, len(self.catalog.item_ids), weights)
-        x = history[:, self.items]
+        x = history[:, self.items].astype(self.weights.dtype)  # a float64 x would copy all of B
         # sparse history rows times B's rows: a few dense rows, with no copy of B's columns
         part = np.asarray(x @ self.weights)
         scores[known] = part[rows[known], modelled[known]]

@@ -47,6 +47,7 @@ class ItemKNN:
         sims = gram.data[keep] / (norms[rows] * norms[cols] + self.shrink)
         full = sp.csr_matrix((sims, (rows, cols)), shape=gram.shape)
         self.similarity = _top_per_row(full, self.neighbours)  # row c: c's nearest artists
+        self._by_history = self.similarity.T.tocsr()  # row h: the artists h is a neighbour of
 
     def score(self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]):
         """Flat scores of every candidate (see :func:`._scoring.pairs` for the order)."""
@@ -57,7 +58,7 @@ class ItemKNN:
         scores = np.zeros(len(rows))
         if len(rows):
             history = history_rows(requests, index, len(index))
-            full = (history @ self.similarity.T).tocsr()
+            full = (history @ self._by_history).tocsr()
             known = cols >= 0
             scores[known] = np.asarray(full[rows[known], cols[known]]).ravel()
         return scores
