@@ -92,6 +92,24 @@ def test_toxic_facts_are_screened_out_with_a_note(catalog):
     assert pack.notes == ["toxicity: dropped fact bad (toxicity)"]
 
 
+def test_toxicity_screens_a_known_fact_text_from_memory(catalog, monkeypatch):
+    import linernotes_safety.toxicity as toxicity
+
+    f = fitted(Toxicity, catalog)
+    clean = Fact("ok", "1", "tag", "3 listeners tagged Rock Artist A as rock.", {"tag": "rock"})
+    rude = Fact("bad", "1", "tag", "Rock Artist A is for fucking idiots.", {})
+    scored = []
+    predict = f._predict
+    f._predict = lambda texts: scored.append(list(texts)) or predict(texts)
+    first = f.screen([pack_for(catalog, facts=[clean, rude])])
+    again = f.screen([pack_for(catalog, facts=[rude, clean])])
+    assert len(scored) == 1  # the second screen judged nothing anew
+    assert [x.id for x in first[0].facts] == [x.id for x in again[0].facts] == ["ok"]
+    monkeypatch.setattr(toxicity, "SCREENED_TEXTS", 1)  # a full memory starts over
+    [pack] = f.screen([pack_for(catalog, facts=[rude, clean])])
+    assert [x.id for x in pack.facts] == ["ok"] and len(scored) == 2
+
+
 @pytest.mark.parametrize(
     "text,code",
     [

@@ -143,7 +143,9 @@ class NameMatcher:
             key = name_key(name)
             if key and len(key) <= max_words and not (len(key) == 1 and key[0].isdigit()):
                 self._names.setdefault(key, name)
-        self._max = max((len(k) for k in self._names), default=0)
+        self._longest: dict[str, int] = {}  # first token -> the most words a name with it has
+        for key in self._names:
+            self._longest[key[0]] = max(self._longest.get(key[0], 0), len(key))
 
     def find(self, text: str) -> list[NameMatch]:
         """Every non-overlapping name occurrence in ``text``, left to right."""
@@ -151,7 +153,7 @@ class NameMatcher:
         found: list[NameMatch] = []
         i = 0
         while i < len(toks):
-            for n in range(min(self._max, len(toks) - i), 0, -1):
+            for n in range(min(self._longest.get(toks[i][0], 0), len(toks) - i), 0, -1):
                 key = tuple(t for t, _, _ in toks[i : i + n])
                 name = self._names.get(key)
                 if name is None:
@@ -178,7 +180,7 @@ class NameMatcher:
     def _longer_overlap(self, toks: list[tuple[str, int, int]], i: int, n: int) -> bool:
         """Whether a name starting inside tokens ``i..i+n`` runs past them ("Dead or Alive")."""
         for j in range(i + 1, i + n):
-            for m in range(min(self._max, len(toks) - j), i + n - j, -1):
+            for m in range(min(self._longest.get(toks[j][0], 0), len(toks) - j), i + n - j, -1):
                 if tuple(t for t, _, _ in toks[j : j + m]) in self._names:
                     return True
         return False

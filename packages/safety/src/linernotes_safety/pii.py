@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import ClassVar
@@ -76,17 +77,8 @@ class PersonalData:
         )
 
     def _find(self, text: str, pack: FactPack) -> list[tuple[str, int, int]]:
-        import phonenumbers
-
         text = visible(text)
-        found = [("pii_email", m.start(), m.end()) for m in EMAIL.finditer(text)]
-        found += [("pii_url", m.start(), m.end()) for m in URL.finditer(text)]
-        found += [("pii_handle", m.start(), m.end()) for m in HANDLE.finditer(text)]
-        for region in self.regions:
-            found += [
-                ("pii_phone", m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region)
-            ]
-        found += [("pii_phone", m.start(), m.end()) for m in LONG_DIGITS.finditer(text)]
+        found = list(_contacts(text, tuple(self.regions)))
         private = self._ids(pack)
         found += [
             ("pii_listener_id", m.start(), m.end())
@@ -115,3 +107,20 @@ def _redact(text: str, spans: list[tuple[int, int]]) -> str:
     for a, b in sorted(spans, reverse=True):
         text = text[:a] + "[removed]" + text[b:]
     return text
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _contacts(text: str, regions: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
+    """E-mail addresses, URLs, handles and phone numbers in ``text`` (cached: the same fact
+    texts come back in many packs)."""
+    import phonenumbers
+
+    found = [("pii_email", m.start(), m.end()) for m in EMAIL.finditer(text)]
+    found += [("pii_url", m.start(), m.end()) for m in URL.finditer(text)]
+    found += [("pii_handle", m.start(), m.end()) for m in HANDLE.finditer(text)]
+    for region in regions:
+        found += [
+            ("pii_phone", m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region)
+        ]
+    found += [("pii_phone", m.start(), m.end()) for m in LONG_DIGITS.finditer(text)]
+    return tuple(found)

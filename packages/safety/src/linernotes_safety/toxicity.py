@@ -37,6 +37,10 @@ HATE = re.compile(
 )
 
 
+SCREENED_TEXTS = 1 << 16
+"""Most fact texts whose verdicts :meth:`Toxicity.screen` remembers."""
+
+
 class Toxicity:
     """Blocks drafts with profanity, slurs, threats or hate; screens such facts out first.
 
@@ -59,6 +63,7 @@ class Toxicity:
         self.rules = rules
         self._predict = None
         self._words: frozenset[str] = frozenset()
+        self._screened: dict[str, str | None] = {}  # masked fact text -> its first problem
 
     def fit(self, catalog: Catalog) -> None:
         from profanity_check import predict_prob
@@ -75,12 +80,14 @@ class Toxicity:
 
     def screen(self, packs: Sequence[FactPack]) -> list[FactPack]:
         """Drop facts that are toxic or profane."""
-        texts = sorted({mask_names(fact_text(f), p) for p in packs for f in p.facts})
-        problems = {
-            t: next(iter(v.codes), None) for t, v in zip(texts, self._judge(texts), strict=True)
-        }
+        texts = {mask_names(fact_text(f), p) for p in packs for f in p.facts}
+        if len(self._screened) + len(texts) > SCREENED_TEXTS:
+            self._screened.clear()
+        new = sorted(texts - self._screened.keys())
+        for text, verdict in zip(new, self._judge(new), strict=True):
+            self._screened[text] = next(iter(verdict.codes), None)
         return drop_facts(
-            packs, self.name, lambda fact, pack: problems[mask_names(fact_text(fact), pack)]
+            packs, self.name, lambda fact, pack: self._screened[mask_names(fact_text(fact), pack)]
         )
 
     def _judge(self, texts: list[str]) -> list[Verdict]:
