@@ -62,8 +62,9 @@ def write_ids(path: Path, ids) -> Path:
 
 
 def assert_exactly_once(run: str, requested) -> tuple:
-    """Every listener of ``requested`` is in the results or the dead letter, once; returns both."""
+    """Every job of ``requested`` (listener ids, for a plain file) is in the results or the
+    dead letter, once; returns both."""
     results, dead = read_results(run), read_dead_letter(run)
-    seen = results["listener"].to_list() + dead["listener"].to_list()
+    seen = results["job"].to_list() + dead["job"].to_list()
     assert sorted(seen) == sorted(requested)
     return results, dead

@@ -19,10 +19,13 @@ def catalog(tmp_path_factory):
 
 
 class Counting:
-    """A pipeline that counts its calls."""
+    """A pipeline that counts its calls (of ``run``; the rest is the pipeline's)."""
 
     def __init__(self, pipeline):
         self.pipeline, self.calls = pipeline, []
+
+    def __getattr__(self, name):
+        return getattr(self.pipeline, name)
 
     def run(self, requests):
         self.calls.append(len(requests))

@@ -77,3 +77,20 @@ def test_two_workers(mode, mirror_ids, tmp_path):
     )
     assert report["counters"] == {"stories": 19, "fallbacks": 0, "blocked_drafts": 0, "failures": 1}
     assert_exactly_once(report["path"], ids)
+
+
+def test_context_jobs_run_on_beam(mirror_ids, tmp_path):
+    from linernotes_batch.listeners import read_jobs
+
+    a, b = mirror_ids[300:302]
+    path = tmp_path / "jobs.jsonl"
+    path.write_text(
+        f'{{"listener": "{a}"}}\n{{"listener": "{a}", "mood": "Mellow"}}\n'
+        f'{{"listener": "{b}", "activity": "running", "seed": "Madonna"}}\n'
+    )
+    report = batch(path, tmp_path / "out", *BEAM)
+    assert report["counters"]["stories"] == 3
+    jobs = read_jobs(path)
+    results, _ = assert_exactly_once(report["path"], jobs)
+    moods = dict(zip(results["job"], results["context"].struct.field("mood"), strict=True))
+    assert moods == {jobs[0]: None, jobs[1]: "mellow", jobs[2]: None}

@@ -65,3 +65,32 @@ def test_no_deadline_without_a_faster_fallback(tiny_pipeline, proxy, run_server)
     assert response.status_code == 200
     assert recorder.early == [False]
     assert not response.json()["trace"]["fallback"]
+
+
+def test_a_request_queued_behind_a_slow_batch_still_gets_its_fallback_in_time(
+    slow_pipeline, proxy, run_server
+):
+    """The fallback lane serves a request whose batch has not started by its deadline; with
+    no store, its generator run is skipped (there is nowhere to keep the story)."""
+    import concurrent.futures
+
+    recorder = proxy(slow_pipeline)
+    app = create_app(recorder, deadline_ms=300, max_batch=1)
+    with run_server(app) as url, concurrent.futures.ThreadPoolExecutor(2) as pool:
+
+        def ask(listener: str) -> tuple[httpx.Response, float]:
+            start = time.monotonic()
+            body = {"listener": listener, "context": {"mood": "calm"}}
+            response = httpx.post(url + "/v1/recommend", json=body, timeout=30)
+            return response, time.monotonic() - start
+
+        first = pool.submit(ask, "3")
+        recorder.entered.wait(10)
+        second = pool.submit(ask, "4")
+        for response, took in (first.result(), second.result()):
+            assert response.status_code == 200, response.text
+            assert took < 1.4  # the first batch alone takes 1.5 s
+            assert response.json()["trace"]["fallback"]
+            assert LATE in response.json()["trace"]["events"]
+        time.sleep(2)  # the first batch ends; the second request's batch is skipped
+    assert recorder.batches == [1]

@@ -1,4 +1,4 @@
-"""One batch of listeners through the pipeline, with failures isolated, and its Parquet shards.
+"""One batch of jobs through the pipeline, with failures isolated, and its Parquet shards.
 
 Both executors use these: the local one in a loop, the Beam one in its DoFns.
 """
@@ -10,8 +10,9 @@ import hashlib
 import threading
 from dataclasses import dataclass
 
-from linernotes import Listener, Request, hookimpl
+from linernotes import Request, hookimpl
 
+from .listeners import parse_job
 from .rows import dead_letter_schema, dead_row, result_row, result_schema, to_table
 from .store import Store
 
@@ -79,12 +80,13 @@ def stage_errors() -> StageErrors:
 
 
 class Storyteller:
-    """Runs a built pipeline on batches of listener ids.
+    """Runs a built pipeline on batches of job ids (a listener id, or a listener in a
+    context: :mod:`linernotes_batch.listeners`).
 
     A batch runs as one pipeline call. If that call raises (a stage failed, or a
-    listener id is unknown), the batch runs again one listener at a time, and each
-    listener that still fails becomes a dead-letter row naming its stage: the
-    failing stage, or ``request`` when the request itself could not be resolved.
+    listener id or seed is unknown), the batch runs again one job at a time, and each
+    job that still fails becomes a dead-letter row naming its stage: the failing
+    stage, or ``request`` when the request itself could not be resolved.
     """
 
     def __init__(self, pipeline, run_id: str, model: str | None):
@@ -93,31 +95,38 @@ class Storyteller:
         self.model = model
         self.stages = stage_errors()
 
-    def tell(self, listeners: list[str]) -> BatchOutput:
-        """Stories for ``listeners``: every one becomes a result row or a dead-letter row."""
-        if len(listeners) > 1:
+    def tell(self, jobs: list[str]) -> BatchOutput:
+        """Stories for ``jobs``: every one becomes a result row or a dead-letter row."""
+        if len(jobs) > 1:
             try:
-                results = self.pipeline.run([_request(i) for i in listeners])
+                results = self.pipeline.run([self.request(j) for j in jobs])
             except Exception:
-                pass  # isolate the failing listeners below
+                pass  # isolate the failing jobs below
             else:
-                rows = [result_row(r, self.run_id, self.model, len(listeners)) for r in results]
+                rows = [
+                    result_row(r, j, self.run_id, self.model, len(jobs))
+                    for r, j in zip(results, jobs, strict=True)
+                ]
                 return _output(rows, [])
         rows, dead = [], []
-        for listener in listeners:
+        for job in jobs:
             self.stages.take()
             try:
-                (result,) = self.pipeline.run([_request(listener)])
+                (result,) = self.pipeline.run([self.request(job)])
             except Exception as e:
                 stage = getattr(e, "stage", None) or self.stages.take() or "request"
-                dead.append(dead_row(self.run_id, listener, stage, e))
+                dead.append(dead_row(self.run_id, job, stage, e))
             else:
-                rows.append(result_row(result, self.run_id, self.model, 1))
+                rows.append(result_row(result, job, self.run_id, self.model, 1))
         return _output(rows, dead)
 
-
-def _request(listener: str) -> Request:
-    return Request(Listener(listener))
+    def request(self, job: str) -> Request:
+        """The pipeline's request for ``job``, built as the server builds it (the seed, an
+        artist name, resolved to an item id)."""
+        listener, c = parse_job(job)
+        return self.pipeline.request(
+            listener=listener, time=c.time, mood=c.mood, activity=c.activity, seed=c.seed
+        )
 
 
 def _output(rows: list[dict], dead: list[dict]) -> BatchOutput:
@@ -130,9 +139,9 @@ def _output(rows: list[dict], dead: list[dict]) -> BatchOutput:
     return BatchOutput(rows, dead, counts)
 
 
-def shard_name(listeners) -> str:
-    """A shard's file name: a hash of its sorted listener ids, so a rewrite replaces it."""
-    key = "\n".join(sorted(listeners)).encode()
+def shard_name(jobs) -> str:
+    """A shard's file name: a hash of its sorted job ids, so a rewrite replaces it."""
+    key = "\n".join(sorted(jobs)).encode()
     return f"part-{hashlib.sha256(key).hexdigest()[:16]}.parquet"
 
 
@@ -140,11 +149,11 @@ def write_results(store: Store, rows: list[dict]) -> None:
     """Write result rows as one atomic shard of the run folder ``store``."""
     if rows:
         table = to_table(rows, result_schema())
-        store.write_table(shard_name(r["listener"] for r in rows), table)
+        store.write_table(shard_name(r["job"] for r in rows), table)
 
 
 def write_dead_letter(store: Store, rows: list[dict]) -> None:
     """Write dead-letter rows as one atomic shard of the run's dead-letter folder."""
     if rows:
         table = to_table(rows, dead_letter_schema())
-        store.child(DEAD_LETTER).write_table(shard_name(r["listener"] for r in rows), table)
+        store.child(DEAD_LETTER).write_table(shard_name(r["job"] for r in rows), table)

@@ -1,6 +1,6 @@
 """The ``beam`` executor: the linernotes pipeline as an Apache Beam job.
 
-    Read listeners -> Batch (BatchElements) -> Tell stories -> Write results (Parquet shards)
+    Read jobs -> Batch (BatchElements) -> Tell stories -> Write results (Parquet shards)
                                                          \\-> Write dead letter (Parquet shards)
 
 ``Tell stories`` composes and fits the linernotes pipeline once per DoFn
@@ -41,8 +41,8 @@ _SETUP = threading.Lock()
 
 
 class TellStories(beam.DoFn):
-    """Runs the linernotes pipeline on batches of listener ids: result rows go to the main
-    output, failed listeners to the ``dead_letter`` output (one list of rows per batch)."""
+    """Runs the linernotes pipeline on batches of job ids: result rows go to the main
+    output, failed jobs to the ``dead_letter`` output (one list of rows per batch)."""
 
     def __init__(self, overrides: list[str], run_id: str, config_id: str, model: str | None):
         self.overrides = overrides
@@ -141,7 +141,7 @@ def run_beam(plan, params: BeamParams) -> Counts:
     size = params.batch_size
     told = (
         pipeline
-        | "Read listeners" >> beam.Create(plan.pending)
+        | "Read jobs" >> beam.Create(plan.pending)
         | "Batch" >> beam.BatchElements(min_batch_size=size, max_batch_size=size)
         | "Tell stories"
         >> beam.ParDo(

@@ -1,15 +1,17 @@
-"""A batch job: which listeners, which run, what is done, and the executor for the rest.
+"""A batch job: which jobs, which run, what is done, and the executor for the rest.
 
+A job is a listener, or a listener in a context, named by its job id
+(:mod:`linernotes_batch.listeners`); a plain file of ids asks for one job per listener.
 Layout of a run (``OUT/<run_id>/``)::
 
-    manifest.json          run id, config id and config, listener count and hash
-    listeners.txt          the listeners asked for, one per line
-    part-<hash>.parquet    result shards: one row per listener (linernotes_batch.rows)
+    manifest.json          run id, config id and config, job count and hash
+    listeners.txt          the job ids asked for, one per line
+    part-<hash>.parquet    result shards: one row per job (linernotes_batch.rows)
     dead_letter/part-<hash>.parquet
-                           listeners that failed: listener, stage, error
+                           jobs that failed: job, listener, stage, error
 
-Every file is written atomically. A listener is done when it is in a result or
-a dead-letter shard; a rerun of the same run skips the done listeners.
+Every file is written atomically. A job is done when it is in a result or a
+dead-letter shard; a rerun of the same run skips the done jobs.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from linernotes.errors import ConfigError, DataError
 
 from .batches import DEAD_LETTER, Counts
 from .executors import executor_params
+from .listeners import read_jobs
 from .store import Store
 
 MANIFEST = "manifest.json"
@@ -36,7 +39,8 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 @dataclass
 class Plan:
-    """A run ready to execute: its folder, config and the listeners still to do."""
+    """A run ready to execute: its folder, config and the jobs still to do (``listeners``
+    are the job ids asked for: listener ids, for a plain file of ids)."""
 
     run_id: str
     store: Store
@@ -49,13 +53,13 @@ class Plan:
 
     @property
     def pending(self) -> list[str]:
-        """The listeners asked for that are in no shard yet, in the order asked."""
+        """The jobs asked for that are in no shard yet, in the order asked."""
         return [i for i in self.listeners if i not in self.done]
 
 
 @dataclass
 class RunReport:
-    """What one invocation did: listeners asked for, skipped as already done, processed."""
+    """What one invocation did: jobs asked for, skipped as already done, processed."""
 
     run_id: str
     path: str
@@ -92,12 +96,12 @@ def plan_run(
     run_id: str | None = None,
     progress: bool = False,
 ) -> Plan:
-    """Pick the listeners (``"all"`` or a file of ids), open the run folder of the composed
-    config ``cfg`` (from ``overrides``) and find what is done.
+    """Pick the jobs (``"all"`` listeners, or a listeners file: ids, CSV or JSONL), open the
+    run folder of the composed config ``cfg`` (from ``overrides``) and find what is done.
 
-    The run id defaults to ``<config id>-<hash of the listener set>``, so the same
-    config on the same listeners is the same run, whichever executor runs it. A run
-    folder made by another config or for other listeners is a :class:`ConfigError`.
+    The run id defaults to ``<config id>-<hash of the job set>``, so the same config on
+    the same jobs is the same run, whichever executor runs it. A run folder made by
+    another config or for other jobs is a :class:`ConfigError`.
     """
     from linernotes.config import config_id
     from omegaconf import OmegaConf
@@ -107,9 +111,7 @@ def plan_run(
 
         ids = list(load_catalog(cfg.dataset, progress=progress).listener_ids)
     else:
-        from linernotes.evaluation.ranking import read_listeners
-
-        ids = read_listeners(Path(listeners))
+        ids = read_jobs(Path(listeners))
     cid = config_id(cfg)
     digest = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
     run_id = run_id or f"{cid}-{digest[:8]}"
@@ -129,7 +131,7 @@ def plan_run(
         config_id=cid,
         model=OmegaConf.select(cfg, "generator.params.model", default=None),
         listeners=ids,
-        done=done_listeners(store),
+        done=done_jobs(store),
     )
 
 
@@ -167,17 +169,17 @@ def _open_run(store: Store, run_id, cid, digest, ids, config) -> None:
     )
 
 
-def done_listeners(store: Store) -> set[str]:
-    """Listeners already in a result or dead-letter shard of the run folder ``store``."""
+def done_jobs(store: Store) -> set[str]:
+    """Job ids already in a result or dead-letter shard of the run folder ``store``."""
     from .rows import dead_letter_schema, result_schema
 
-    done = set(store.read_table(result_schema(), ["listener"]).column("listener").to_pylist())
-    dead = store.child(DEAD_LETTER).read_table(dead_letter_schema(), ["listener"])
-    return done | set(dead.column("listener").to_pylist())
+    done = set(store.read_table(result_schema(), ["job"]).column("job").to_pylist())
+    dead = store.child(DEAD_LETTER).read_table(dead_letter_schema(), ["job"])
+    return done | set(dead.column("job").to_pylist())
 
 
 def requested_listeners(store: Store) -> list[str]:
-    """The listeners a run asked for (its ``listeners.txt``)."""
+    """The job ids a run asked for (its ``listeners.txt``)."""
     raw = store.read_bytes(LISTENERS)
     if raw is None:
         raise DataError(f"{store.uri} is not a batch run folder (no {LISTENERS})")
@@ -191,9 +193,10 @@ def run_batch(
     run_id: str | None = None,
     progress: bool = True,
 ) -> RunReport:
-    """Write a story (or a dead-letter entry) for every listener not yet done in the run.
+    """Write a story (or a dead-letter entry) for every job not yet done in the run.
 
-    ``listeners`` is ``"all"`` (every listener of the catalog) or a file of ids;
+    ``listeners`` is ``"all"`` (every listener of the catalog) or a listeners file: ids,
+    or a CSV or JSONL file of listeners with contexts (:func:`~.listeners.read_jobs`);
     the ``executor`` config group (``local`` or ``beam``) says how the work runs.
     """
     from linernotes.config import compose

@@ -48,7 +48,9 @@ def run(
         typer.Option(
             "--listeners",
             "-l",
-            help="'all' (every listener of the dataset) or a file of listener ids, one per line. "
+            help="'all' (every listener of the dataset), a file of listener ids, one per line, "
+            "or a .csv (with a header) or .jsonl file of jobs: a listener and optionally a "
+            "mood, activity, time and seed, to precompute stories per listener and context. "
             "Unknown ids are not fatal: they go to the dead letter with their error.",
         ),
     ] = ...,
@@ -138,7 +140,8 @@ def summary(
         console.print(table)
         for e in s.examples:
             console.print(
-                f"  [dim]{escape(e['listener'])} ({e['stage']}):[/dim] {escape(e['error'])}"
+                f"  [dim]{escape(e['job'].replace(chr(9), ' '))} ({e['stage']}):[/dim] "
+                f"{escape(e['error'])}"
             )
 
 

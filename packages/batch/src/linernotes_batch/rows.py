@@ -1,9 +1,16 @@
-"""The output tables: one row per listener served, one dead-letter row per listener that failed."""
+"""The output tables: one row per job served, one dead-letter row per job that failed.
+
+A job is a listener in a context (:mod:`linernotes_batch.listeners`); ``job`` is its id.
+"""
 
 from __future__ import annotations
 
 import json
 from functools import cache
+
+from linernotes import to_json
+
+from .listeners import CONTEXT, parse_job
 
 STAGES = ("retrieve", "rank", "ground", "screen", "generate", "safety", "fallback", "fit")
 """The timing fields: the pipeline's stages (seconds for the listener's whole batch) and
@@ -12,7 +19,7 @@ STAGES = ("retrieve", "rank", "ground", "screen", "generate", "safety", "fallbac
 
 @cache
 def result_schema():
-    """The Parquet schema of the results: one row per listener."""
+    """The Parquet schema of the results: one row per job."""
     import pyarrow as pa
 
     source = pa.struct([("retriever", pa.string()), ("score", pa.float64())])
@@ -46,7 +53,10 @@ def result_schema():
     return pa.schema(
         [
             ("run_id", pa.string()),
+            ("job", pa.string()),
             ("listener", pa.string()),
+            ("context", pa.struct([(f, pa.string()) for f in CONTEXT])),
+            ("k", pa.int32()),
             ("request_id", pa.string()),
             ("picks", pa.list_(pick)),
             ("story_id", pa.string()),
@@ -63,18 +73,21 @@ def result_schema():
             ("components", pa.string()),
             ("timings", pa.struct([(s, pa.float64()) for s in STAGES])),
             ("batch_size", pa.int32()),
+            ("result", pa.string()),
         ]
     )
 
 
 @cache
 def dead_letter_schema():
-    """The Parquet schema of the dead-letter output: the listener, the stage and the error."""
+    """The Parquet schema of the dead-letter output: the job, its listener, the stage and
+    the error."""
     import pyarrow as pa
 
     return pa.schema(
         [
             ("run_id", pa.string()),
+            ("job", pa.string()),
             ("listener", pa.string()),
             ("stage", pa.string()),
             ("error", pa.string()),
@@ -82,18 +95,24 @@ def dead_letter_schema():
     )
 
 
-def result_row(result, run_id: str, model: str | None, batch_size: int) -> dict:
-    """One listener's :class:`linernotes.Result` as a row of :func:`result_schema`.
+def result_row(result, job: str, run_id: str, model: str | None, batch_size: int) -> dict:
+    """Job ``job``'s :class:`linernotes.Result` as a row of :func:`result_schema`.
 
-    ``drafts`` holds every draft reviewed (the fallback's too) and ``verdicts`` every
-    filter's verdict on each, by the draft's index; ``components`` is JSON.
+    ``context`` and ``k`` are the request's (the context normalised, the seed an item id),
+    as the server keys a stored story; ``drafts`` holds every draft reviewed (the
+    fallback's too) and ``verdicts`` every filter's verdict on each, by the draft's index;
+    ``components`` is JSON; ``result`` is the whole result as ``linernotes.to_json`` gives it.
     """
     story = result.story
     facts = {f.id: f.text for f in result.facts.facts}
+    request = result.request
     return {
         "run_id": run_id,
-        "listener": result.request.listener.id,
-        "request_id": result.request.id,
+        "job": job,
+        "listener": request.listener.id,
+        "context": {f: getattr(request.context, f) for f in CONTEXT},
+        "k": request.k,
+        "request_id": request.id,
         "picks": [
             {
                 "rank": n,
@@ -136,15 +155,17 @@ def result_row(result, run_id: str, model: str | None, batch_size: int) -> dict:
         "components": json.dumps(result.trace.components, sort_keys=True),
         "timings": {s: result.trace.timings.get(s) for s in STAGES},
         "batch_size": batch_size,
+        "result": to_json(result),
     }
 
 
-def dead_row(run_id: str, listener: str, stage: str, error: BaseException) -> dict:
+def dead_row(run_id: str, job: str, stage: str, error: BaseException) -> dict:
     """A dead-letter row of :func:`dead_letter_schema`: the error as ``Type: message``."""
     message = " ".join(str(error).split())
     return {
         "run_id": run_id,
-        "listener": listener,
+        "job": job,
+        "listener": parse_job(job)[0],
         "stage": stage,
         "error": f"{type(error).__name__}: {message}",
     }

@@ -14,14 +14,14 @@ from .store import Store
 
 
 def read_results(run: str):
-    """The run folder's result shards as one polars DataFrame, one row per listener."""
+    """The run folder's result shards as one polars DataFrame, one row per job."""
     import polars as pl
 
     return pl.from_arrow(Store(run).read_table(result_schema()))
 
 
 def read_dead_letter(run: str):
-    """The run folder's dead-letter shards as one polars DataFrame: listener, stage, error."""
+    """The run folder's dead-letter shards as one polars DataFrame: job, listener, stage, error."""
     import polars as pl
 
     return pl.from_arrow(Store(run).child(DEAD_LETTER).read_table(dead_letter_schema()))
@@ -29,7 +29,7 @@ def read_dead_letter(run: str):
 
 @dataclass
 class Summary:
-    """What a run folder holds, and whether every listener asked for is there exactly once.
+    """What a run folder holds, and whether every job asked for is there exactly once.
 
     ``stage_seconds`` are each stage's seconds per listener (a batch's stage time over
     its size; fitting the pipeline left out);
@@ -57,7 +57,7 @@ class Summary:
 
     @property
     def complete(self) -> bool:
-        """Every listener asked for is in the output or the dead letter, exactly once."""
+        """Every job asked for is in the output or the dead letter, exactly once."""
         return self.missing == 0 and self.duplicates == 0
 
     def to_dict(self) -> dict:
@@ -86,7 +86,7 @@ def _summarize(run: Store) -> Summary:
 
     manifest = json.loads(run.read_bytes(MANIFEST))
     results, dead = read_results(run.uri), read_dead_letter(run.uri)
-    seen = pl.concat([results.select("listener"), dead.select("listener")])
+    seen = pl.concat([results.select("job"), dead.select("job")])
     requested = requested_listeners(run)
     per_stage = results.select(
         (pl.col("timings").struct.field(s) / pl.col("batch_size")).mean().alias(s)
@@ -102,8 +102,8 @@ def _summarize(run: Store) -> Summary:
         requested=len(requested),
         results=results.height,
         dead_letter=dead.height,
-        missing=len(set(requested) - set(seen["listener"].to_list())),
-        duplicates=seen.height - seen["listener"].n_unique(),
+        missing=len(set(requested) - set(seen["job"].to_list())),
+        duplicates=seen.height - seen["job"].n_unique(),
         stories=results["story"].is_not_null().sum(),
         fallbacks=results["fallback"].sum(),
         no_story=results["story"].is_null().sum(),
@@ -112,7 +112,7 @@ def _summarize(run: Store) -> Summary:
         generators=_counts(results.drop_nulls("generator"), "generator"),
         failures=_counts(dead, "stage"),
         stage_seconds={s: round(v, 6) for s, v in means.items() if v is not None},
-        examples=dead.head(5).select("listener", "stage", "error").to_dicts(),
+        examples=dead.head(5).select("job", "stage", "error").to_dicts(),
     )
 
 

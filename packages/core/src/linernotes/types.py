@@ -29,6 +29,16 @@ class Context:
         return " ".join(x for x in (self.time, self.mood, self.activity) if x)
 
 
+def normalize_context(context: Context) -> Context:
+    """The context with its free-text fields lower-cased, spaces collapsed, empty ones None
+    (the seed as it is): how the server and the batch job both key a context."""
+
+    def norm(text: str | None) -> str | None:
+        return " ".join((text or "").split()).lower() or None
+
+    return Context(norm(context.time), norm(context.mood), norm(context.activity), context.seed)
+
+
 @dataclass
 class Listener:
     """A listener: a catalog id, an inline history (item id -> plays), or both."""

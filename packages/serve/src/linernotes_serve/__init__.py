@@ -17,8 +17,10 @@ from linernotes.plugins import lazy_exports
 
 _WHERE = {
     "create_app": "app",
+    "load_api_keys": "security",
     "MicroBatcher": "batching",
     "QueueFull": "batching",
+    "load_stories": "store",
     "SQLiteStoryStore": "store",
     "StoryKey": "store",
     "StoryStore": "store",

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
+import re
 import threading
 import time
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,12 +27,16 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from .batching import MicroBatcher, QueueFull, ShuttingDown
 from .metrics import ServeMetrics
 from .models import FeedbackReceipt, Problem, RecommendBody
+from .page import add_page
+from .security import protect
 from .store import StoryKey, StoryStore, normalize_context, story_key
 
 log = logging.getLogger("linernotes.serve")
 
 MAX_EVENTS = 1000
 """Most feedback events one request may carry."""
+_TAG = re.compile(r"\w+\[.*\]")
+"""How pydantic names a member of a union in an error's location: ``list[any]``."""
 RETRY_AFTER_S = 1
 """What a 503 for a full queue tells the client to wait (seconds)."""
 LATE = (
@@ -59,6 +66,9 @@ def create_app(
     deadline_ms: float | None = 2500,
     max_deadline_ms: float = 30_000,
     max_body_bytes: int = 64 * 1024,
+    api_keys: Collection[str] | None = None,
+    rate_limit: float | None = None,
+    burst: int | None = None,
 ) -> FastAPI:
     """The app serving a fitted ``pipeline``.
 
@@ -68,6 +78,11 @@ def create_app(
     whose generator's story is not ready after ``deadline_ms`` (or the request's
     own ``deadline_ms``, at most ``max_deadline_ms``; None: no deadline) gets the
     verified fallback; the generator's story is still finished and stored.
+
+    With ``api_keys``, every path but the page, health, metrics and docs needs one in
+    the ``X-API-Key`` header; ``rate_limit`` (requests per second, bursts of ``burst``)
+    applies per key, or per client address without keys (see :mod:`.security`). On
+    shutdown, requests in flight finish, then the batcher drains and the store is closed.
     """
     # a deadline needs something faster to fall back on than the generator itself
     deadlines = pipeline.generator.name != pipeline.fallback.name
@@ -76,12 +91,16 @@ def create_app(
     )
     metrics = ServeMetrics(queue_depth=batcher.depth)
     feedback_lock = threading.Lock()
+    lane = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="linernotes-fallback")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         await batcher.start()
         yield
         await batcher.stop()
+        lane.shutdown(cancel_futures=True)
+        if hasattr(store, "close"):
+            store.close()
 
     app = FastAPI(
         title="linernotes",
@@ -89,17 +108,16 @@ def create_app(
         version=_version(),
         lifespan=lifespan,
     )
+    protect(
+        app, api_keys=api_keys, rate_limit=rate_limit, burst=burst, max_body_bytes=max_body_bytes
+    )
 
     @app.middleware("http")
     async def measure(request: Request, call_next):
         start = time.perf_counter()
         status = 500
         try:
-            length = request.headers.get("content-length", "0")
-            if not length.isdigit() or int(length) > max_body_bytes:
-                response = _error(413, f"the request body must be at most {max_body_bytes} bytes")
-            else:
-                response = await call_next(request)
+            response = await call_next(request)
             status = response.status_code
             return response
         finally:
@@ -114,15 +132,21 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, e: RequestValidationError):
+        kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        if e.errors()[0]["loc"][0] == "body" and not re.fullmatch(r"application/(.+\+)?json", kind):
+            return _error(415, f"the body must be JSON (content-type application/json), not {kind}")
         errors = [
             {
-                "field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
+                # a union's member (feedback: dict[str,any] or list[any]) is no field
+                "field": ".".join(str(p) for p in err["loc"][1:] if not _TAG.fullmatch(str(p)))
+                or "body",
                 "reason": err["msg"],
             }
             for err in e.errors()
         ]
-        first = errors[0]
-        return _error(422, f"{first['field']}: {first['reason']}", errors=errors)
+        field = errors[0]["field"]
+        reasons = dict.fromkeys(err["reason"] for err in errors if err["field"] == field)
+        return _error(422, f"{field}: {' or '.join(reasons)}", errors=errors)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, e: Exception):
@@ -170,7 +194,10 @@ def create_app(
             if early is None:
                 text = await future
             else:
-                text, late = await _in_time(future, early, deadline / 1000)
+                late_fallback = functools.partial(lane.submit, _late, pipeline, request, early)
+                text, late = await _in_time(future, early, deadline / 1000, late_fallback)
+                if late and key is None:
+                    future.cancel()  # nothing to store: the batch may skip it
                 metrics.deadlines.labels("missed" if late else "met").inc()
         except QueueFull as e:
             metrics.rejected.inc()
@@ -260,6 +287,7 @@ def create_app(
         """Prometheus metrics."""
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    add_page(app, pipeline)
     return app
 
 
@@ -315,7 +343,8 @@ def _run(
         for (_, _, early), result in zip(items, fallbacks, strict=True):
             if early is not None and not early.done():
                 result.trace.events.append(LATE)
-                early.set_result(to_json(result))
+                with contextlib.suppress(concurrent.futures.InvalidStateError):
+                    early.set_result(to_json(result))
 
     wanted = any(early is not None for _, _, early in items)
     results: list[Result] = pipeline.run(
@@ -334,11 +363,31 @@ def _run(
     return texts
 
 
-async def _in_time(result: asyncio.Future, early: Early, seconds: float) -> tuple[str, bool]:
+def _late(pipeline: Pipeline, request: StoryRequest, early: Early) -> None:
+    """Put the fallback result in ``early`` for a request whose batch has not reached its
+    fallback by the deadline (it waits behind a running batch)."""
+    if early.done():
+        return
+    try:
+        result = pipeline.run_fallback([request])[0]
+    except Exception:  # the request's own batch still delivers its fallback
+        log.exception("the fallback for a late request failed")
+        return
+    result.trace.events.append(LATE)
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        early.set_result(to_json(result))
+
+
+async def _in_time(
+    result: asyncio.Future, early: Early, seconds: float, fallback: Callable[[], Any]
+) -> tuple[str, bool]:
     """The result if it comes within ``seconds``; else whichever comes first of the result
-    and the early fallback. Returns the JSON and whether it is the fallback."""
+    and the early fallback (``fallback()`` starts making it if the batch has not yet).
+    Returns the JSON and whether it is the fallback."""
     done, _ = await asyncio.wait({result}, timeout=seconds)
     if not done:
+        if not early.done():
+            fallback()
         fallback = asyncio.wrap_future(early)
         done, _ = await asyncio.wait({result, fallback}, return_when=asyncio.FIRST_COMPLETED)
         if result not in done:

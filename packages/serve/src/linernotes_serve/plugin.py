@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from linernotes import hookimpl
 from linernotes.cli import Overrides, handled
+from linernotes.errors import ConfigError
 
 SERVE_HELP = (
     "Serve stories over HTTP: compose and fit the pipeline once (Hydra overrides as for "
@@ -15,7 +16,8 @@ SERVE_HELP = (
     "POST /v1/feedback, with GET /healthz, /readyz, /metrics and the OpenAPI docs at /docs. "
     "Concurrent requests are micro-batched; a late generator's story gives way to the verified "
     "fallback at the deadline; stories for catalog listeners are kept in a story store and "
-    "served from it next time. See docs/serve.md."
+    "served from it next time. Optional API keys ($LINERNOTES_API_KEYS, --api-keys) and rate "
+    "limits guard the API; SIGTERM lets requests in flight finish. See docs/serve.md."
 )
 
 
@@ -61,6 +63,18 @@ def serve(
         bool,
         typer.Option("--no-store", help="Keep no story store: every request runs the pipeline."),
     ] = False,
+    stories: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--stories",
+            help="A `linernotes batch` output folder (a run, or an --out folder of runs) to "
+            "load into the story store at start-up; repeatable. Rows made by another config "
+            "than the served one are skipped and counted.",
+            exists=True,
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     feedback_store: Annotated[
         Path | None,
         typer.Option(
@@ -69,33 +83,83 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    api_keys: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file of API keys, one a line (# starts a comment), added to those in "
+            "$LINERNOTES_API_KEYS (comma separated). With keys, every request but the page, "
+            "health, metrics and docs needs one in the X-API-Key header.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    rate_limit: Annotated[
+        float,
+        typer.Option(
+            help="Requests per second per API key (per client address without keys); "
+            "over it, 429 with Retry-After. 0: no limit.",
+            min=0,
+        ),
+    ] = 0,
+    burst: Annotated[
+        int | None,
+        typer.Option(
+            help="Requests a key may make at once before --rate-limit applies (default: one "
+            "second's worth).",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[
-        str, typer.Option(help="uvicorn's log level: debug, info, warning, error.")
+        str, typer.Option(help="The log level: debug, info, warning, error.")
     ] = "info",
 ):
     """Serve stories over HTTP."""
+    import logging.config
+
     import uvicorn
     from linernotes import build_pipeline
     from linernotes.datasets import cache_dir
     from linernotes_tuning.store import default_store
 
     from .app import create_app
-    from .store import SQLiteStoryStore
+    from .security import load_api_keys, log_config
+    from .store import SQLiteStoryStore, load_stories
 
+    if stories and no_store:
+        raise ConfigError("--stories loads stories into the story store; leave out --no-store")
+    keys = load_api_keys(api_keys)
     pipeline = build_pipeline(overrides or [])
+    logging_config = log_config(log_level)
+    logging.config.dictConfig(logging_config)  # before the app logs its settings
+    story_store = (
+        None if no_store else SQLiteStoryStore(store or cache_dir() / "serve" / "stories.sqlite")
+    )
+    for folder in stories or []:
+        load_stories(story_store, folder, pipeline.config_id)
     app = create_app(
         pipeline,
-        store=None
-        if no_store
-        else SQLiteStoryStore(store or cache_dir() / "serve" / "stories.sqlite"),
+        store=story_store,
         feedback_dir=feedback_store or default_store(),
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
         queue_size=queue_size,
         deadline_ms=deadline_ms or None,
         max_deadline_ms=max_deadline_ms,
+        api_keys=keys,
+        rate_limit=rate_limit or None,
+        burst=burst,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    # the app's access log hashes listener ids; uvicorn's would show query strings in clear
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=logging_config,
+        access_log=False,
+    )
 
 
 @hookimpl

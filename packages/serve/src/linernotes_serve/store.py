@@ -3,13 +3,15 @@
 A request whose key is stored is answered from the store without running the
 pipeline; results made on demand are written back. :class:`StoryStore` is the
 interface (a Redis or Bigtable store only needs ``get`` and ``put``);
-:class:`SQLiteStoryStore` is the embedded default.
+:class:`SQLiteStoryStore` is the embedded default. :func:`load_stories` fills a
+store with the stories a ``linernotes batch`` run precomputed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -17,7 +19,10 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from linernotes import Context
+from linernotes import Context, DataError
+from linernotes.types import normalize_context
+
+log = logging.getLogger("linernotes.serve")
 
 
 @dataclass(frozen=True)
@@ -39,15 +44,6 @@ class StoryKey:
     def digest(self) -> str:
         """A stable 32-hex-digit id of the key."""
         return hashlib.sha256(json.dumps(astuple(self)).encode()).hexdigest()[:32]
-
-
-def normalize_context(context: Context) -> Context:
-    """The context with its free-text fields lower-cased, spaces collapsed, empty ones None."""
-
-    def norm(text: str | None) -> str | None:
-        return " ".join((text or "").split()).lower() or None
-
-    return Context(norm(context.time), norm(context.mood), norm(context.activity), context.seed)
 
 
 def story_key(config_id: str, listener: str, context: Context, k: int) -> StoryKey:
@@ -81,6 +77,8 @@ class SQLiteStoryStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[sqlite3.Connection] = []
         with self._connection() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS stories (key TEXT PRIMARY KEY, config_id TEXT, "
@@ -88,13 +86,16 @@ class SQLiteStoryStore:
             )
 
     def _connection(self) -> sqlite3.Connection:
-        """This thread's connection (sqlite3 connections must not be shared across threads)."""
+        """This thread's connection (a connection is used by one thread only; :meth:`close`
+        closes them all from whichever thread calls it)."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=self.timeout)
+            db = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
+            with self._lock:
+                self._local.db = db
+                self._open.append(db)
         return db
 
     def get(self, key: StoryKey) -> str | None:
@@ -115,3 +116,73 @@ class SQLiteStoryStore:
 
     def __len__(self) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM stories").fetchone()[0]
+
+    def close(self) -> None:
+        """Close every thread's connection, so that the write-ahead log is folded into the
+        file; call it when no request is running. A later call opens new connections."""
+        with self._lock:
+            connections, self._open = self._open, []
+            self._local = threading.local()
+        for db in connections:
+            db.close()
+
+
+@dataclass
+class Loaded:
+    """What :func:`load_stories` did: rows stored, and rows skipped because another config
+    made them or they hold no story."""
+
+    loaded: int = 0
+    other_config: int = 0
+    no_story: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"loaded {self.loaded} stories, skipped {self.other_config} from another config "
+            f"and {self.no_story} without a story"
+        )
+
+
+BATCH_COLUMNS = ("listener", "context", "k", "config_id", "story", "result")
+"""The columns of a ``linernotes batch`` result row that :func:`load_stories` reads."""
+
+
+def load_stories(store: StoryStore, folder: str | Path, config_id: str) -> Loaded:
+    """Put the results of a ``linernotes batch`` output into ``store``, keyed as the server
+    keys a request (:func:`story_key`: listener, context, ``k``, config id).
+
+    ``folder`` is a run folder (it holds ``manifest.json``) or an ``--out`` folder of
+    runs. Only rows made by ``config_id`` (the serving pipeline's) are stored, and only
+    those with a story, as the server stores what it makes; the others are counted.
+    Logs one line with the counts.
+    """
+    import polars as pl
+
+    folder = Path(folder)
+    runs = (
+        [folder]
+        if (folder / "manifest.json").is_file()
+        else sorted(p.parent for p in folder.glob("*/manifest.json"))
+    )
+    if not runs:
+        raise DataError(f"no batch run in {folder} (a run folder holds manifest.json)")
+    done = Loaded()
+    for shard in (s for run in runs for s in sorted(run.glob("part-*.parquet"))):
+        missing = [c for c in BATCH_COLUMNS if c not in pl.read_parquet_schema(shard)]
+        if missing:
+            raise DataError(
+                f"{shard} has no '{missing[0]}' column (an older linernotes batch wrote it); "
+                "run the batch again"
+            )
+        rows = pl.read_parquet(shard, columns=list(BATCH_COLUMNS))
+        for row in rows.iter_rows(named=True):
+            if row["config_id"] != config_id:
+                done.other_config += 1
+            elif row["story"] is None:
+                done.no_story += 1
+            else:
+                key = story_key(config_id, row["listener"], Context(**row["context"]), row["k"])
+                store.put(key, row["result"])
+                done.loaded += 1
+    log.info("stories from %s: %s (config %s)", folder, done, config_id)
+    return done
