@@ -12,11 +12,14 @@ an answer) for --seconds at each number of users, sampling the server's memory:
 - template: generator=template, no store (--no-store): every request runs the pipeline;
   half the requests carry a mood, activity or time;
 - model: the default model (SmolLM2-135M), no store, the default 2.5 s deadline: reports the
-  share of requests that got the verified fallback at the deadline;
+  share of requests that got the verified fallback (at the deadline, or at once when the
+  generator's queue is full);
 - batching: the default model with no deadline (every answer is the model's story, or its
   verified fallback when no draft passes), at --batching-users users, with --max-batch 1
-  against the default micro-batching (--max-batch 16); runs --model-seconds each.
-Prints Markdown tables: requests/s, p50/p95/p99 (ms), failures, deadline share, memory.
+  against micro-batching (--max-batch 16); runs --batching-seconds each.
+Prints Markdown tables: requests answered (without failure) per second, p50/p95/p99
+(ms), failures, the share of requests that got the verified fallback at the deadline or at
+once because the generator's queue was full, and the server's memory.
 
 Needs LINERNOTES_DATA_MIRROR (or a downloaded dataset) and a warm cache (run any
 `linernotes recommend` first). Locust shares the machine's cores with the server: on a
@@ -119,15 +122,16 @@ def stop(server: Server) -> None:
         server.process.kill()
 
 
-def deadline_counts(url: str) -> tuple[float, float]:
-    """The server's (met, missed) deadline counters."""
+def deadline_counts(url: str) -> dict[str, float]:
+    """The server's deadline counters: met, missed (the fallback at the deadline) and busy
+    (the fallback at once: the queue was full)."""
     text = httpx.get(url + "/metrics", timeout=10).text
 
     def count(result: str) -> float:
         found = re.search(rf'linernotes_deadlines_total{{result="{result}"}} (\S+)', text)
         return float(found.group(1)) if found else 0.0
 
-    return count("met"), count("missed")
+    return {result: count(result) for result in ("met", "missed", "busy")}
 
 
 def locust(url: str, users: int, seconds: int, listeners: Path, context: str, folder: Path):
@@ -163,15 +167,17 @@ def measure(
     """Locust at each number of users: one Markdown row each."""
     rows = []
     for n in users:
-        met, missed = deadline_counts(server.url)
+        before = deadline_counts(server.url)
         stats = server.sample_while(
             lambda n=n: locust(server.url, n, seconds, listeners, context, folder)
         )
-        met2, missed2 = deadline_counts(server.url)
-        timed = met2 - met + missed2 - missed
-        share = f"{(missed2 - missed) / timed:.0%}" if timed else "—"
+        after = deadline_counts(server.url)
+        seen = {result: after[result] - before[result] for result in after}
+        timed = sum(seen.values())
+        share = f"{seen['missed'] / timed:.0%} / {seen['busy'] / timed:.0%}" if timed else "—"
+        ok = (int(stats["Request Count"]) - int(stats["Failure Count"])) / seconds
         rows.append(
-            f"| {label} | {n} | {int(stats['Request Count'])} | {float(stats['Requests/s']):.1f} "
+            f"| {label} | {n} | {int(stats['Request Count'])} | {ok:.2f} "
             f"| {stats['50%']} | {stats['95%']} | {stats['99%']} | {stats['Failure Count']} "
             f"| {share} | {server.peak_mb:.0f} |"
         )
@@ -273,8 +279,9 @@ def main() -> None:
     print("| server | time to ready (s) | memory at rest (MB) |\n|---|---|---|")
     print("\n".join(starts) + "\n")
     print(
-        "| scenario | users | requests | requests/s | p50 ms | p95 ms | p99 ms | failures "
-        "| deadline hit | peak memory (MB) |\n|---|---|---|---|---|---|---|---|---|---|"
+        "| scenario | users | requests | answered/s | p50 ms | p95 ms | p99 ms | failures "
+        "| fallback: at deadline / queue full | peak memory (MB) |"
+        "\n|---|---|---|---|---|---|---|---|---|---|"
     )
     print("\n".join(rows))
 

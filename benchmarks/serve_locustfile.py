@@ -23,6 +23,7 @@ class Listener(FastHttpUser):
     """A client that asks for the next story as soon as it has the last one."""
 
     wait_time = constant(0)
+    network_timeout = connection_timeout = 900.0  # a model batch may keep a request minutes
 
     @task
     def recommend(self) -> None:

@@ -72,6 +72,30 @@ def test_a_full_queue_refuses_at_once():
     asyncio.run(main())
 
 
+def test_a_submission_whose_caller_left_gives_up_its_place():
+    entered, gate = threading.Event(), threading.Event()
+
+    def run(items):
+        entered.set()
+        gate.wait(10)
+        return items
+
+    async def main():
+        batcher = MicroBatcher(run, max_batch=1, max_wait_ms=0, queue_size=1)
+        await batcher.start()
+        first = batcher.enqueue(1)
+        await asyncio.to_thread(entered.wait, 10)  # the worker holds 1
+        batcher.enqueue(2).cancel()  # its caller left (e.g. served the fallback)
+        third = batcher.enqueue(3)  # takes the place of 2
+        with pytest.raises(QueueFull):
+            batcher.enqueue(4)
+        gate.set()
+        assert (await first, await third) == (1, 3)
+        await batcher.stop()
+
+    asyncio.run(main())
+
+
 def test_stop_runs_what_waits_then_refuses():
     gate = threading.Event()
 

@@ -8,7 +8,7 @@ import time
 import httpx
 from linernotes import Context
 from linernotes_serve import SQLiteStoryStore, create_app, story_key
-from linernotes_serve.app import LATE
+from linernotes_serve.app import BUSY, LATE
 
 
 def test_a_late_story_gives_way_to_the_fallback_then_is_stored(slow_pipeline, run_server, tmp_path):
@@ -94,3 +94,37 @@ def test_a_request_queued_behind_a_slow_batch_still_gets_its_fallback_in_time(
             assert LATE in response.json()["trace"]["events"]
         time.sleep(2)  # the first batch ends; the second request's batch is skipped
     assert recorder.batches == [1]
+
+
+def test_a_full_queue_serves_the_fallback_at_once_when_there_is_one(
+    slow_pipeline, proxy, run_server
+):
+    """With a faster fallback, a request the full queue refuses gets it at once, not a 503."""
+    import concurrent.futures
+
+    blocked = proxy(slow_pipeline)
+    blocked.gate.clear()
+    app = create_app(blocked, max_batch=1, max_wait_ms=0, queue_size=1, deadline_ms=20_000)
+    with run_server(app) as url, concurrent.futures.ThreadPoolExecutor(2) as pool:
+
+        def ask(listener: str) -> httpx.Response:
+            body = {"listener": listener}
+            return httpx.post(url + "/v1/recommend", json=body, timeout=30)
+
+        running_one = pool.submit(ask, "3")  # held at the gate
+        assert blocked.entered.wait(10)
+        waiting = pool.submit(ask, "4")  # waits in the queue
+        deadline = time.monotonic() + 10
+        while "linernotes_queue_depth 1.0" not in httpx.get(url + "/metrics").text:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        busy = ask("5")
+        assert busy.status_code == 200, busy.text
+        assert busy.json()["trace"]["fallback"] and BUSY in busy.json()["trace"]["events"]
+        assert busy.json()["story"]["citations"]
+        blocked.gate.set()
+        assert not running_one.result().json()["trace"]["fallback"]
+        assert waiting.result().status_code == 200
+        metrics = httpx.get(url + "/metrics").text
+        assert 'linernotes_deadlines_total{result="busy"} 1.0' in metrics
+        assert "linernotes_queue_rejected_total 0.0" in metrics

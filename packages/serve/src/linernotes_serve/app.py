@@ -44,6 +44,11 @@ LATE = (
     "(the generator's story is stored when done)"
 )
 """The trace event of a result delivered at its deadline."""
+BUSY = (
+    "busy: the generator's queue was full; this is the verified fallback, made at once "
+    "(the generator's story was not made)"
+)
+"""The trace event of a result the full queue sent to the fallback lane."""
 
 
 class ApiError(Exception):
@@ -92,6 +97,7 @@ def create_app(
     metrics = ServeMetrics(queue_depth=batcher.depth)
     feedback_lock = threading.Lock()
     lane = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="linernotes-fallback")
+    lane_waiting = 0  # requests the queue refused that wait for the lane
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -200,15 +206,32 @@ def create_app(
                     future.cancel()  # nothing to store: the batch may skip it
                 metrics.deadlines.labels("missed" if late else "met").inc()
         except QueueFull as e:
-            metrics.rejected.inc()
-            raise ApiError(
-                503, f"busy: {e}; retry later", {"Retry-After": str(RETRY_AFTER_S)}
-            ) from None
+            if early is None or lane_waiting >= queue_size:
+                metrics.rejected.inc()
+                raise ApiError(
+                    503, f"busy: {e}; retry later", {"Retry-After": str(RETRY_AFTER_S)}
+                ) from None
+            text = await fallback_now(request)
+            metrics.deadlines.labels("busy").inc()
         except ShuttingDown as e:
             raise ApiError(503, str(e)) from None
         except DataError as e:
             raise ApiError(422, str(e)) from None
         return _json(text, outcome)
+
+    async def fallback_now(request: StoryRequest) -> str:
+        """The verified fallback's result, made at once on the fallback lane (the queue for
+        the generator is full)."""
+        nonlocal lane_waiting
+        lane_waiting += 1
+        try:
+            early = Early()
+            await asyncio.wrap_future(lane.submit(_late, pipeline, request, early, BUSY))
+            if not early.done():
+                raise ApiError(503, "busy, and the fallback failed; retry later")
+            return early.result()
+        finally:
+            lane_waiting -= 1
 
     @app.post(
         "/v1/feedback",
@@ -363,9 +386,10 @@ def _run(
     return texts
 
 
-def _late(pipeline: Pipeline, request: StoryRequest, early: Early) -> None:
-    """Put the fallback result in ``early`` for a request whose batch has not reached its
-    fallback by the deadline (it waits behind a running batch)."""
+def _late(pipeline: Pipeline, request: StoryRequest, early: Early, why: str = LATE) -> None:
+    """Put the fallback result in ``early``, its trace saying ``why``: for a request whose
+    batch has not reached its fallback by the deadline (it waits behind a running batch),
+    or that the full queue refused."""
     if early.done():
         return
     try:
@@ -373,7 +397,7 @@ def _late(pipeline: Pipeline, request: StoryRequest, early: Early) -> None:
     except Exception:  # the request's own batch still delivers its fallback
         log.exception("the fallback for a late request failed")
         return
-    result.trace.events.append(LATE)
+    result.trace.events.append(why)
     with contextlib.suppress(concurrent.futures.InvalidStateError):
         early.set_result(to_json(result))
 

@@ -90,11 +90,21 @@ class MicroBatcher:
         if not self.running:
             raise ShuttingDown("the server is not taking requests")
         future = asyncio.get_running_loop().create_future()
+        if self._queue.full():
+            self._purge()
         try:
             self._queue.put_nowait((item, future))
         except asyncio.QueueFull:
             raise QueueFull(f"{self.queue_size} requests are waiting already") from None
         return future
+
+    def _purge(self) -> None:
+        """Drop the waiting submissions whose callers no longer wait (their futures are done,
+        e.g. cancelled), so that they hold no place in the queue."""
+        waiting = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
+        for entry in waiting:
+            if entry is _STOP or not entry[1].done():
+                self._queue.put_nowait(entry)
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()

@@ -57,7 +57,8 @@ class ServeMetrics:
         )
         self.deadlines = Counter(
             "linernotes_deadlines",
-            "Requests with a deadline: met (the generator's story) or missed (the fallback).",
+            "Requests with a deadline: met (the generator's story), missed (the fallback at the "
+            "deadline) or busy (the fallback at once: the queue was full).",
             ["result"],
             registry=r,
         )
