@@ -44,6 +44,9 @@ LATE = (
     "(the generator's story is stored when done)"
 )
 """The trace event of a result delivered at its deadline."""
+SPARE = 0.1
+"""The share of a deadline kept for answering: the server stops waiting for the generator
+this much before the deadline, so that the response is sent by it."""
 BUSY = (
     "busy: the generator's queue was full; this is the verified fallback, made at once "
     "(the generator's story was not made)"
@@ -405,13 +408,17 @@ def _late(pipeline: Pipeline, request: StoryRequest, early: Early, why: str = LA
 async def _in_time(
     result: asyncio.Future, early: Early, seconds: float, fallback: Callable[[], Any]
 ) -> tuple[str, bool]:
-    """The result if it comes within ``seconds``; else whichever comes first of the result
-    and the early fallback (``fallback()`` starts making it if the batch has not yet).
+    """The result if it comes by the cut-off, ``SPARE`` of ``seconds`` before they end; else
+    whichever comes first of the result and the early fallback. ``fallback()`` starts making
+    that on the lane if the batch has not reached it by ``2 * SPARE`` before the end.
     Returns the JSON and whether it is the fallback."""
-    done, _ = await asyncio.wait({result}, timeout=seconds)
+    lane_at, cutoff = seconds * (1 - 2 * SPARE), seconds * (1 - SPARE)
+    done, _ = await asyncio.wait({result}, timeout=lane_at)
     if not done:
         if not early.done():
             fallback()
+        done, _ = await asyncio.wait({result}, timeout=cutoff - lane_at)
+    if not done:
         fallback = asyncio.wrap_future(early)
         done, _ = await asyncio.wait({result, fallback}, return_when=asyncio.FIRST_COMPLETED)
         if result not in done:
