@@ -198,7 +198,7 @@ def test_health_ready_metrics_and_docs(server):
     post(server, "/v1/recommend", {"history": ["Hip Hop Artist A"]})
     text = httpx.get(server.url + "/metrics").text
     for name in (
-        "linernotes_request_seconds_bucket",
+        'linernotes_request_seconds_count{route="/v1/recommend",status="200"}',
         'linernotes_stage_seconds_count{stage="generate"}',
         "linernotes_batch_size_count",
         "linernotes_queue_depth",

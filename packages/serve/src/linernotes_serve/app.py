@@ -10,7 +10,6 @@ import functools
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +24,7 @@ from linernotes_tuning.store import append as append_events
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .batching import MicroBatcher, QueueFull, ShuttingDown
-from .metrics import ServeMetrics
+from .metrics import ServeMetrics, Timing
 from .models import FeedbackReceipt, Problem, RecommendBody
 from .page import add_page
 from .security import protect
@@ -121,19 +120,7 @@ def create_app(
         app, api_keys=api_keys, rate_limit=rate_limit, burst=burst, max_body_bytes=max_body_bytes
     )
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        start = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            metrics.requests.labels(getattr(route, "path", "other"), str(status)).observe(
-                time.perf_counter() - start
-            )
+    app.add_middleware(Timing, metrics=metrics)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, e: ApiError):
