@@ -181,19 +181,19 @@ class Catalog:
 
     # -- facts ---------------------------------------------------------------------------
     @cached_property
-    def _fact_rows(self) -> dict[str, list[int]]:
-        rows: dict[str, list[int]] = {}
-        for n, item in enumerate(self.facts["item_id"].to_list()):
-            rows.setdefault(item, []).append(n)
+    def _fact_rows(self) -> dict[str, list[tuple[str, str, str, str, str]]]:
+        """Each item's fact rows (id, item, kind, text, values as JSON), in bundle order."""
+        rows: dict[str, list[tuple[str, str, str, str, str]]] = {}
+        columns = ("fact_id", "item_id", "kind", "text", "values")
+        for row in self.facts.select(columns).iter_rows():
+            rows.setdefault(row[1], []).append(row)
         return rows
 
     def facts_for(self, item_id: str) -> list[Fact]:
         """The catalog's static facts about an item, in bundle order."""
-        rows = self._fact_rows.get(item_id, [])
-        if not rows:
-            return []
-        df = self.facts[rows]
-        return [Fact(f, i, k, t, json.loads(v)) for f, i, k, t, v in df.iter_rows()]
+        return [
+            Fact(f, i, k, t, json.loads(v)) for f, i, k, t, v in self._fact_rows.get(item_id, [])
+        ]
 
     # -- listeners -------------------------------------------------------------------------
     def has_listener(self, listener_id: str) -> bool:

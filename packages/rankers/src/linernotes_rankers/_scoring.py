@@ -62,11 +62,10 @@ def ordered(candidates: Sequence[list[Candidate]], scores: np.ndarray) -> list[l
     """Each request's candidates with the flat ``scores``, best first (ties: smaller id first)."""
     out, start = [], 0
     for cands in candidates:
-        part = scores[start : start + len(cands)]
+        part = scores[start : start + len(cands)].tolist()  # Python floats, in one call
         start += len(cands)
         scored = [
-            Candidate(c.item_id, float(s), dict(c.sources))
-            for c, s in zip(cands, part, strict=True)
+            Candidate(c.item_id, s, dict(c.sources)) for c, s in zip(cands, part, strict=True)
         ]
         scored.sort(key=lambda c: (-c.score, c.item_id))
         out.append(scored)
