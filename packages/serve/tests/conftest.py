@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -149,3 +152,35 @@ class Server:
     store: Any
     feedback_dir: Path
     pipeline: Any
+
+
+def start_serve(mirror: Path, *options: str) -> tuple[subprocess.Popen, str]:
+    """Start the real ``linernotes serve`` (the :data:`TINY` overrides and ``options``) on a
+    free port over ``mirror``; once ``/readyz`` answers 200, return the process (its stderr
+    piped, as text) and its base URL."""
+    import httpx
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "linernotes.cli", "serve", *TINY, "--port", str(port)]
+    env = {**os.environ, "LINERNOTES_DATA_MIRROR": str(mirror)}
+    process = subprocess.Popen([*command, *options], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"linernotes serve exited: {process.stderr.read()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("linernotes serve was not ready in 90 s")
+        try:
+            if httpx.get(url + "/readyz").status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def serve_process():
+    """:func:`start_serve`: the real ``linernotes serve`` as a subprocess, ready."""
+    return start_serve

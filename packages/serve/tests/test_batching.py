@@ -47,13 +47,20 @@ def test_a_bad_item_fails_alone():
     assert isinstance(bad, ValueError)
 
 
-def test_a_full_queue_refuses_at_once():
+def held():
+    """A ``run`` that signals ``entered``, then holds each batch until ``gate`` is set."""
     entered, gate = threading.Event(), threading.Event()
 
     def run(items):
         entered.set()
         gate.wait(10)
         return items
+
+    return run, entered, gate
+
+
+def test_a_full_queue_refuses_at_once():
+    run, entered, gate = held()
 
     async def main():
         batcher = MicroBatcher(run, max_batch=1, max_wait_ms=0, queue_size=1)
@@ -73,12 +80,7 @@ def test_a_full_queue_refuses_at_once():
 
 
 def test_a_submission_whose_caller_left_gives_up_its_place():
-    entered, gate = threading.Event(), threading.Event()
-
-    def run(items):
-        entered.set()
-        gate.wait(10)
-        return items
+    run, entered, gate = held()
 
     async def main():
         batcher = MicroBatcher(run, max_batch=1, max_wait_ms=0, queue_size=1)

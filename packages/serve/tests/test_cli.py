@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 from linernotes.cli import get_app
 from typer.testing import CliRunner
-
-TINY = ["generator=template", "retrievers=[colisten,social]", "ranker=popcolisten"]
 
 
 def test_help_names_the_options():
@@ -37,28 +30,13 @@ def test_a_bad_override_is_one_red_line():
     assert "error:" in result.output and "Traceback" not in result.output
 
 
-def test_serve_end_to_end(tiny_mirror, tmp_path):
+def test_serve_end_to_end(tiny_mirror, tmp_path, serve_process):
     """The installed command serves the tiny world: ready, a story, stored, stopped by SIGTERM."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
     store = tmp_path / "stories.sqlite"
-    command = [sys.executable, "-m", "linernotes.cli", "serve", *TINY, "--port", str(port)]
-    command += ["--store", str(store), "--feedback-store", str(tmp_path / "feedback")]
-    env = {**os.environ, "LINERNOTES_DATA_MIRROR": str(tiny_mirror)}
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    process, url = serve_process(
+        tiny_mirror, "--store", str(store), "--feedback-store", str(tmp_path / "feedback")
+    )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline, "not ready in 90 s"
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
         body = {"listener": "2", "context": {"time": "late night"}}
         first = httpx.post(url + "/v1/recommend", json=body, timeout=30)
         assert first.status_code == 200, first.text

@@ -3,35 +3,23 @@ acknowledged event, lets a recommend in flight finish, and closes the story stor
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
 from linernotes_tuning.store import read_events
 
-TINY = ["generator=template", "retrievers=[colisten,social]", "ranker=popcolisten"]
 CLIENTS = 6
 
 
-def test_sigterm_under_load_loses_nothing_acknowledged(tiny_mirror, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+def test_sigterm_under_load_loses_nothing_acknowledged(tiny_mirror, tmp_path, serve_process):
     store, feedback = tmp_path / "stories.sqlite", tmp_path / "feedback"
-    command = [sys.executable, "-m", "linernotes.cli", "serve", *TINY, "--port", str(port)]
     # a batch waits 1.5 s for company, so a recommend is still in flight at SIGTERM
-    command += ["--store", str(store), "--feedback-store", str(feedback), "--max-wait-ms", "1500"]
-    env = {**os.environ, "LINERNOTES_DATA_MIRROR": str(tiny_mirror)}
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    options = ["--store", str(store), "--feedback-store", str(feedback), "--max-wait-ms", "1500"]
+    process, url = serve_process(tiny_mirror, *options)
     try:
-        _wait_until_ready(process, url)
         acknowledged: list[dict] = []
         threads = [
             threading.Thread(target=_post_feedback, args=(url, n, acknowledged))
@@ -96,16 +84,3 @@ def _post_feedback(url: str, n: int, acknowledged: list[dict]) -> None:
 
 def _recommend(url: str, out: list[httpx.Response]) -> None:
     out.append(httpx.post(url + "/v1/recommend", json={"listener": "1"}, timeout=30))
-
-
-def _wait_until_ready(process: subprocess.Popen, url: str) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline, "not ready in 90 s"
-        try:
-            if httpx.get(url + "/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)

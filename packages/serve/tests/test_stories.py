@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import polars as pl
@@ -122,29 +117,13 @@ def test_stories_need_a_store(tmp_path):
     assert "--stories loads stories into the story store" in result.output
 
 
-def test_serve_loads_stories_at_start_up(batch_out, tiny_mirror, tmp_path):
+def test_serve_loads_stories_at_start_up(batch_out, tiny_mirror, tmp_path, serve_process):
     """`linernotes serve --stories DIR` with the batch's overrides answers from the store."""
     out, rows, _ = batch_out
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "linernotes.cli", "serve", *TINY, "--port", str(port)]
-    command += ["--store", str(tmp_path / "stories.sqlite"), "--stories", str(out)]
-    command += ["--feedback-store", str(tmp_path / "feedback")]
-    env = {**os.environ, "LINERNOTES_DATA_MIRROR": str(tiny_mirror)}
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    options = ["--store", str(tmp_path / "stories.sqlite"), "--stories", str(out)]
+    options += ["--feedback-store", str(tmp_path / "feedback")]
+    process, url = serve_process(tiny_mirror, *options)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline, "not ready in 90 s"
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
         row = rows.filter(pl.col("job") == "2").row(0, named=True)
         answer = httpx.post(url + "/v1/recommend", json={"listener": "2"}, timeout=30)
         assert answer.headers["x-linernotes-store"] == "hit"

@@ -24,7 +24,7 @@ from linernotes_tuning.store import append as append_events
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .batching import MicroBatcher, QueueFull, ShuttingDown
-from .metrics import ServeMetrics, Timing
+from .metrics import ServeMetrics
 from .models import FeedbackReceipt, Problem, RecommendBody
 from .page import add_page
 from .security import protect
@@ -117,10 +117,13 @@ def create_app(
         lifespan=lifespan,
     )
     protect(
-        app, api_keys=api_keys, rate_limit=rate_limit, burst=burst, max_body_bytes=max_body_bytes
+        app,
+        api_keys=api_keys,
+        rate_limit=rate_limit,
+        burst=burst,
+        max_body_bytes=max_body_bytes,
+        observe=metrics.observe_request,
     )
-
-    app.add_middleware(Timing, metrics=metrics)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, e: ApiError):

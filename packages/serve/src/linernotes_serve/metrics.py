@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 from linernotes import Result
@@ -84,6 +83,10 @@ class ServeMetrics:
             for label in labels:  # every series exists from the start, so rates start at 0
                 counter.labels(label)
 
+    def observe_request(self, route: str, status: int, seconds: float) -> None:
+        """Record one HTTP request's latency, by its route template and status."""
+        self.requests.labels(route, str(status)).observe(seconds)
+
     def observe_batch(self, results: Sequence[Result]) -> None:
         """Record one pipeline batch: its size, stage timings and story outcomes."""
         self.batch_size.observe(len(results))
@@ -105,30 +108,3 @@ class ServeMetrics:
     def render(self) -> bytes:
         """The metrics in the Prometheus text format."""
         return generate_latest(self.registry)
-
-
-class Timing:
-    """ASGI middleware: each request's latency in ``linernotes_request_seconds``, labelled
-    with its route's path template ("other" when no route matched) and its status."""
-
-    def __init__(self, app, metrics: ServeMetrics):
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        start = time.perf_counter()
-        status = 500
-
-        async def send_status(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = getattr(scope.get("route"), "path", "other")
-            self.metrics.requests.labels(route, str(status)).observe(time.perf_counter() - start)

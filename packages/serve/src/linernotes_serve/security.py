@@ -17,7 +17,7 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -122,15 +122,18 @@ def protect(
     rate_limit: float | None = None,
     burst: int | None = None,
     max_body_bytes: int = 64 * 1024,
+    observe: Callable[[str, int, float], None] | None = None,
 ) -> None:
     """Install, outermost first: the access log, the body size limit, and (when
-    configured) the API key check and the rate limit; document them in the OpenAPI."""
+    configured) the API key check and the rate limit; document them in the OpenAPI.
+    ``observe(route, status, seconds)`` is called after every request (for metrics)."""
     keys = ApiKeys(api_keys) if api_keys else None
     limiter = RateLimiter(rate_limit, burst) if rate_limit else None
     if keys is not None or limiter is not None:
         app.add_middleware(Gate, keys=keys, limiter=limiter)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    app.add_middleware(AccessLog, salt=os.environ.get(SALT_ENV, "").encode() or None)
+    salt = os.environ.get(SALT_ENV, "").encode() or None
+    app.add_middleware(AccessLog, salt=salt, observe=observe)
     _document(app, keys is not None, limiter is not None)
     log.info(
         "API keys: %s; rate limit: %s",
@@ -209,11 +212,18 @@ class AccessLog:
     """ASGI middleware: one line per request on the ``linernotes.serve.access`` logger
     (method, path, status, milliseconds) with a keyed hash, never the clear text, of each
     listener id the request names (in its JSON body, query string or path). The path has
-    no query string, and is the route's template when the route takes parameters."""
+    no query string, and is the route's template when the route takes parameters. Then
+    ``observe(route template or "other", status, seconds)``, if given."""
 
-    def __init__(self, app, salt: bytes | None = None):
+    def __init__(
+        self,
+        app,
+        salt: bytes | None = None,
+        observe: Callable[[str, int, float], None] | None = None,
+    ):
         self.app = app
         self.salt = salt or secrets.token_bytes(16)
+        self.observe = observe
 
     def hash(self, listener: str) -> str:
         """The listener id's short HMAC-SHA256, as the access log shows it."""
@@ -241,6 +251,9 @@ class AccessLog:
         try:
             await self.app(scope, tee, send_status)
         finally:
+            seconds = time.perf_counter() - start
+            if self.observe is not None:
+                self.observe(getattr(scope.get("route"), "path", "other"), status, seconds)
             path, listeners = _what(scope, bytes(body))
             who = ",".join(self.hash(x) for x in listeners[:3]) + (
                 f",+{len(listeners) - 3}" if len(listeners) > 3 else ""
@@ -250,7 +263,7 @@ class AccessLog:
                 scope["method"],
                 path,
                 status,
-                (time.perf_counter() - start) * 1000,
+                seconds * 1000,
                 f" listener={who}" if who else "",
             )
 
