@@ -50,7 +50,7 @@ def evaluated(listeners_file, tmp_path_factory):
 def test_every_ranker_gets_every_metric(evaluated):
     out, _ = evaluated
     names = [r["name"] for r in out["results"]]
-    assert sorted(names) == ["ease", "itemknn", "popcolisten", "popularity"]
+    assert sorted(names) == ["ease", "itemknn", "popcolisten", "popularity", "rp3beta"]
     assert out["listeners"] == 60 and out["split"] == "test"
     assert 0 < out["candidate_recall"] <= 1
     for r in out["results"]:

@@ -5,7 +5,7 @@ import pytest
 from linernotes import Candidate, Context, Listener, Request
 from linernotes.catalog import Catalog
 from linernotes.testing import RankerContract, tiny_catalog
-from linernotes_rankers import EASE, ItemKNN, LearnedBlend, Popularity
+from linernotes_rankers import EASE, ItemKNN, LearnedBlend, Popularity, RP3beta
 
 
 class TestPopularityContract(RankerContract):
@@ -24,6 +24,13 @@ class TestEASEContract(RankerContract):
     @pytest.fixture(params=[1, 3])
     def component(self, request):
         return EASE(l2=10.0, min_support=request.param, cache=False)
+
+
+class TestRP3betaContract(RankerContract):
+    @pytest.fixture(params=[(1.0, 0.0), (0.5, 0.7)])
+    def component(self, request):
+        alpha, beta = request.param
+        return RP3beta(alpha=alpha, beta=beta, neighbours=5)
 
 
 class TestLearnedBlendContract(RankerContract):
@@ -119,6 +126,33 @@ def test_ease_scores_are_the_history_times_b(catalog):
         row = x[catalog.listener_ids.index(listener)] @ ranker.weights
         expected += [row[ranker.column[catalog.item_index[c.item_id]]] for c in cands]
     assert np.allclose(scores, expected, atol=1e-5)
+
+
+def test_rp3beta_is_the_penalised_three_step_walk(catalog):
+    ranker = RP3beta(alpha=0.8, beta=0.4, neighbours=10_000)
+    ranker.fit(catalog)
+    x = (catalog.plays_matrix.toarray() > 0).astype(float)
+    listener_step = x / np.maximum(x.sum(axis=1, keepdims=True), 1)
+    artist_step = x.T / np.maximum(x.T.sum(axis=1, keepdims=True), 1)
+    walk = (artist_step**0.8) @ (listener_step**0.8)
+    walk /= np.maximum(x.sum(axis=0), 1) ** 0.4
+    np.fill_diagonal(walk, 0.0)
+    assert np.allclose(ranker.walk.toarray(), walk)
+    listener = catalog.listener_ids[0]
+    cands = unheard(catalog, listener)
+    scores = ranker.score([Request(Listener(listener, catalog.history(listener)))], [cands])
+    heard = [catalog.item_index[i] for i in catalog.history(listener)]
+    expected = [walk[heard, catalog.item_index[c.item_id]].sum() for c in cands]
+    assert np.allclose(scores, expected)
+
+
+def test_rp3beta_keeps_the_strongest_destinations_and_checks_its_parameters(catalog):
+    ranker = RP3beta(neighbours=3)
+    ranker.fit(catalog)
+    assert np.diff(ranker.walk.indptr).max() <= 3
+    for bad in ({"alpha": 0}, {"beta": -1}, {"neighbours": 0}):
+        with pytest.raises(ValueError):
+            RP3beta(**bad)
 
 
 def test_ease_ranks_unsupported_items_last(catalog):

@@ -312,7 +312,7 @@ def eval_ranking(
         str | None,
         typer.Option(
             help="Comma-separated conf/ranker options to compare besides the configured ranker "
-            "and the baselines (popularity, itemknn, ease), e.g. blend,popcolisten."
+            "and the baselines (popularity, itemknn, ease, rp3beta), e.g. blend,popcolisten."
         ),
     ] = None,
     listeners: ListenersFile = None,

@@ -1,4 +1,5 @@
-"""Rankers and re-rankers for linernotes: popularity, item-kNN, EASE, a blend, MMR, blocklist.
+"""Rankers and re-rankers for linernotes: popularity, item-kNN, EASE, RP3beta, a blend, MMR,
+blocklist.
 
 Imported lazily (PEP 562), so loading the plugin to list commands stays fast.
 """
@@ -13,6 +14,7 @@ _WHERE = {
     "MMR": "rerank",
     "Popularity": "popularity",
     "PopularityCoListening": "popcolisten",
+    "RP3beta": "rp3beta",
 }
 __all__ = sorted(_WHERE)
 

@@ -11,6 +11,8 @@ def register_rankers(register):
     from .popcolisten import PopularityCoListening
     from .popularity import Popularity
     from .rerank import MMR, Blocklist
+    from .rp3beta import RP3beta
 
-    for ranker in (PopularityCoListening, Popularity, ItemKNN, EASE, LearnedBlend, MMR, Blocklist):
+    rankers = (PopularityCoListening, Popularity, ItemKNN, EASE, RP3beta, LearnedBlend)
+    for ranker in (*rankers, MMR, Blocklist):
         register(ranker)

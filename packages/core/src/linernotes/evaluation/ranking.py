@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..metrics import average_precision_at_k, ndcg_at_k, recall_at_k
 
-BASELINES = ("popularity", "itemknn", "ease")
+BASELINES = ("popularity", "itemknn", "ease", "rp3beta")
 """Rankers that every comparison includes."""
 
 METRICS = ("recall@10", "recall@20", "ndcg@10", "map@10")
