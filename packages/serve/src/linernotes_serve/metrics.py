@@ -76,7 +76,7 @@ class ServeMetrics:
         )
         for counter, labels in (
             (self.stories, ("generator", "fallback", "none")),
-            (self.deadlines, ("met", "missed")),
+            (self.deadlines, ("met", "missed", "busy")),
             (self.store, ("hit", "miss", "skip")),
             (self.feedback, ("accepted", "duplicate", "rejected")),
         ):
