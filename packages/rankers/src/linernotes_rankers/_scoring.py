@@ -1,4 +1,5 @@
-"""Shared pieces of the scoring rankers: weighted matrices, history rows, ordering, caching."""
+"""Shared pieces of the scoring rankers: weighted matrices, history rows, ordering, top-k
+rows, caching."""
 
 from __future__ import annotations
 
@@ -100,3 +101,17 @@ def cached(kind: str, catalog: Catalog, params: dict, fit):
         pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
     tmp.replace(path)
     return state
+
+
+def top_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Keep the ``k`` largest entries of each row (ties: smaller column)."""
+    m.sort_indices()
+    keep = np.zeros(m.nnz, dtype=bool)
+    for r in range(m.shape[0]):
+        lo, hi = m.indptr[r], m.indptr[r + 1]
+        if hi - lo <= k:
+            keep[lo:hi] = True
+        else:
+            keep[lo + np.lexsort((m.indices[lo:hi], -m.data[lo:hi]))[:k]] = True
+    coo = m.tocoo()
+    return sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=m.shape)

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from linernotes import Candidate, Request
 from linernotes.catalog import Catalog
 
-from ._scoring import WEIGHTINGS, history_rows, ordered, pairs, weighted
+from ._scoring import WEIGHTINGS, history_rows, ordered, pairs, top_per_row, weighted
 
 
 class ItemKNN:
@@ -46,7 +46,7 @@ class ItemKNN:
         rows, cols = gram.row[keep], gram.col[keep]
         sims = gram.data[keep] / (norms[rows] * norms[cols] + self.shrink)
         full = sp.csr_matrix((sims, (rows, cols)), shape=gram.shape)
-        self.similarity = _top_per_row(full, self.neighbours)  # row c: c's nearest artists
+        self.similarity = top_per_row(full, self.neighbours)  # row c: c's nearest artists
         self._by_history = self.similarity.T.tocsr()  # row h: the artists h is a neighbour of
 
     def score(self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]):
@@ -67,17 +67,3 @@ class ItemKNN:
         self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]
     ) -> list[list[Candidate]]:
         return ordered(candidates, self.score(requests, candidates))
-
-
-def _top_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the ``k`` largest entries of each row (ties: smaller column)."""
-    m.sort_indices()
-    keep = np.zeros(m.nnz, dtype=bool)
-    for r in range(m.shape[0]):
-        lo, hi = m.indptr[r], m.indptr[r + 1]
-        if hi - lo <= k:
-            keep[lo:hi] = True
-        else:
-            keep[lo + np.lexsort((m.indices[lo:hi], -m.data[lo:hi]))[:k]] = True
-    coo = m.tocoo()
-    return sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=m.shape)

@@ -11,8 +11,7 @@ import scipy.sparse as sp
 from linernotes import Candidate, Request
 from linernotes.catalog import Catalog
 
-from ._scoring import history_rows, ordered, pairs
-from .itemknn import _top_per_row
+from ._scoring import history_rows, ordered, pairs, top_per_row
 
 
 class RP3beta:
@@ -51,7 +50,7 @@ class RP3beta:
         walk = walk @ sp.diags(penalty)
         walk.setdiag(0.0)
         walk.eliminate_zeros()
-        self.walk = _top_per_row(walk.tocsr(), self.neighbours)  # row i: where i leads
+        self.walk = top_per_row(walk.tocsr(), self.neighbours)  # row i: where i leads
 
     def score(self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]):
         """Flat scores of every candidate (see :func:`._scoring.pairs` for the order)."""

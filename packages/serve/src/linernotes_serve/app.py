@@ -357,10 +357,8 @@ def _run(
 
     def deliver(fallbacks: list[Result]) -> None:
         for (_, _, early), result in zip(items, fallbacks, strict=True):
-            if early is not None and not early.done():
-                result.trace.events.append(LATE)
-                with contextlib.suppress(concurrent.futures.InvalidStateError):
-                    early.set_result(to_json(result))
+            if early is not None:
+                _offer(early, result, LATE)
 
     wanted = any(early is not None for _, _, early in items)
     results: list[Result] = pipeline.run(
@@ -390,6 +388,14 @@ def _late(pipeline: Pipeline, request: StoryRequest, early: Early, why: str = LA
     except Exception:  # the request's own batch still delivers its fallback
         log.exception("the fallback for a late request failed")
         return
+    _offer(early, result, why)
+
+
+def _offer(early: Early, result: Result, why: str) -> None:
+    """Give ``early`` the fallback ``result``, its trace saying ``why``, unless it has one
+    (the batch worker and the fallback lane may race to it)."""
+    if early.done():
+        return
     result.trace.events.append(why)
     with contextlib.suppress(concurrent.futures.InvalidStateError):
         early.set_result(to_json(result))
@@ -409,11 +415,11 @@ async def _in_time(
             fallback()
         done, _ = await asyncio.wait({result}, timeout=cutoff - lane_at)
     if not done:
-        fallback = asyncio.wrap_future(early)
-        done, _ = await asyncio.wait({result, fallback}, return_when=asyncio.FIRST_COMPLETED)
+        ready = asyncio.wrap_future(early)
+        done, _ = await asyncio.wait({result, ready}, return_when=asyncio.FIRST_COMPLETED)
         if result not in done:
             result.add_done_callback(_discard)  # finished in the background, then stored
-            return fallback.result(), True
+            return ready.result(), True
     return result.result(), False
 
 
