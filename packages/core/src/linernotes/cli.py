@@ -242,6 +242,42 @@ def data_info(overrides: Overrides = None, as_json: Json = False):
     _report(catalog)
 
 
+@data_app.command("synth")
+@handled
+def data_synth(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write the raw files into (new or empty).")
+    ],
+    scale: Annotated[
+        float,
+        typer.Option(
+            help="Size relative to HetRec 2011: 1 ~ 1,512 listeners and 17,632 artists, "
+            "100 ~ 151k listeners and 1.76M artists."
+        ),
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same bytes.")] = 0,
+    as_json: Json = False,
+):
+    """Write a synthetic Last.fm catalog with HetRec 2011's statistics, at any scale.
+
+    The files have HetRec's format, so `linernotes data prepare dataset=synth
+    dataset.params.path=DIR` (or any command with those overrides) reads them.
+    """
+    from .datasets.synth import synthesize
+
+    if not scale > 0:
+        raise LinernotesError(f"--scale must be a positive number, got {scale}")
+    summary = synthesize(out, scale=scale, seed=seed, progress=scale >= 10 and not as_json)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    labels = {"listeners": "listeners", "artists": "artists", "plays": "listening rows"}
+    labels |= {"taggings": "taggings", "friend_rows": "friend rows"}
+    counts = ", ".join(f"{summary[k]:,} {v}" for k, v in labels.items())
+    _console().print(f"[green]wrote:[/green] {out} ({counts})")
+    _console().print(f"use it with: dataset=synth dataset.params.path={out}")
+
+
 @eval_app.command("retrieval")
 @handled
 def eval_retrieval(

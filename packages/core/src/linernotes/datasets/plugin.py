@@ -6,5 +6,7 @@ from ..hookspecs import hookimpl
 @hookimpl
 def register_datasets(register):
     from .hetrec import HetRec2011
+    from .synth import SynthLastfm
 
     register(HetRec2011)
+    register(SynthLastfm)
