@@ -14,7 +14,7 @@ import pytest
 from linernotes.catalog import Catalog
 from linernotes.datasets import prepare
 from linernotes.datasets.hetrec import ARTISTS, PLAYS, SPECS, TAGS, HetRec2011
-from linernotes.datasets.rawfile import Quarantined, read_table
+from linernotes.datasets.rawfile import WHITESPACE, Quarantined, read_table
 from linernotes.errors import DataError
 
 DATASET = HetRec2011.name
@@ -364,3 +364,110 @@ def test_tab_only_lines_are_quarantined_and_a_lone_cr_keeps_line_numbers(tmp_pat
         (3, "column 'userID' is not an integer: ''"),
         (4, "column 'weight' is not an integer: '5 \\r3'"),
     ]
+
+
+# -- the vectorised reader agrees with a row-by-row reading --------------------------------
+
+
+def read_rows(path, spec):
+    """The reference: each row read and checked in Python, in file order."""
+    lines = [line.removesuffix(b"\r") for line in path.read_bytes().split(b"\n")]
+    header = lines[0].decode(spec.encoding, errors="replace").lstrip("\ufeff").split("\t")
+    where = [header.index(c.source) for c in spec.columns]
+    key_at = [[c.name for c in spec.columns].index(k) for k in spec.key]
+    good, bad, seen = [], [], {}
+    for number, raw in enumerate(lines[1:], start=2):
+        if not raw.strip(b" "):
+            continue
+        try:
+            text = raw.decode(spec.encoding)
+        except UnicodeDecodeError as e:
+            reason, text = (
+                f"not valid {spec.encoding}: {e.reason}",
+                raw.decode(spec.encoding, "replace"),
+            )
+            bad.append(Quarantined(spec.filename, number, reason, text))
+            continue
+        fields = text.split("\t")
+        reason, row = None, []
+        if len(fields) != len(header):
+            reason = f"expected {len(header)} fields, got {len(fields)}"
+        for c, i in zip(spec.columns, where, strict=True):
+            value = fields[i].strip() if reason is None else None
+            if c.integer and reason is None:
+                try:
+                    value = int(value)
+                except ValueError:
+                    reason = f"column '{c.source}' is not an integer: {value!r}"
+            row.append(value)
+        key = tuple(row[i] for i in key_at)
+        if reason is None and key_at and key in seen:
+            reason = f"duplicate of line {seen[key]} (key {', '.join(spec.key)})"
+        if reason is not None:
+            bad.append(Quarantined(spec.filename, number, reason, text))
+            continue
+        seen[key] = number
+        good.append((*row, number))
+    return good, bad
+
+
+ODD_PLAYS = [
+    b"userID\tartistID\tweight",
+    b"2\t51\t10",
+    b"+3\t-4\t007",  # signs and leading zeros
+    b" 2\t52 \t5\x1c",  # whitespace str.strip() removes, \x1c included
+    b"2\t53\t\xc2\xa05\xe3\x80\x80",  # no-break and ideographic spaces
+    b"2\t54\t1_000",  # int() accepts underscores
+    b"2\t55\t\xd9\xa3",  # and other scripts' digits
+    b"2\t56\t12.5",
+    b"2\t57\t",
+    b"x\t58\ty",  # two bad columns: the first is named
+    b"2\t59\t5 \r3",
+    b"2\t60\t7\r",
+    b"   ",
+    b"",
+    b"\t\t",
+    b"2\t5\xe92\t1",  # invalid continuation byte
+    b"2\t\xff\t1",  # invalid start byte
+    b"2\t61\t4\xe2\r",  # a truncated character before a CR
+    b"2\t62",
+    b"2\t63\t1\t1",
+    b"2\t64\tabc",  # a bad row does not claim its key ...
+    b"2\t64\t3",  # ... so this one is kept
+    b"2\t64\t4",  # and this one is its duplicate
+    b"2\t51\t10",
+    b"+2\t051\t1",  # the same key, written otherwise
+    b"2\t65\t9\xe2",  # a truncated character at the end of the file
+]
+ODD_ARTISTS = [
+    b"id\tname\turl\tpictureURL",
+    b"1\t\xe3\x80\x80Bj\xc3\xb6rk\x1f \thttp://a\t",
+    b"2\tB\tC\thttp://b\thttp://b.jpg",
+    b"3\t  \t\t",
+    b"1\tAgain\thttp://x\thttp://x.jpg",
+    b"4\tBj\xf6rk\thttp://b\thttp://b.jpg",
+]
+ODD_TAGS = [
+    b"tagID\ttagValue",
+    b"1\tmetal",
+    b"2\tbj\xf6rk",
+    b"2\tagain",
+    b"3\t\xa0x\xa0",
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "lines"), [(PLAYS, ODD_PLAYS), (ARTISTS, ODD_ARTISTS), (TAGS, ODD_TAGS)]
+)
+def test_read_table_agrees_with_a_row_by_row_reading(tmp_path, spec, lines):
+    path = tmp_path / spec.filename
+    path.write_bytes(b"\n".join(lines))
+    good, bad = read_rows(path, spec)
+    df, quarantined_rows = read_table(path, spec)
+    assert df.rows() == good
+    assert quarantined_rows == bad
+    assert bad
+
+
+def test_whitespace_is_what_str_strip_removes():
+    assert set(WHITESPACE) == {c for c in map(chr, range(0x110000)) if c.isspace()}

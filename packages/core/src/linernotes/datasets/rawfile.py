@@ -45,78 +45,90 @@ class Quarantined:
     raw: str
 
 
+# Python's str.strip() whitespace: what a field loses before it is parsed (a test checks the list)
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+PLAIN_INTEGER = r"^[+-]?[0-9]{1,18}$"  # polars parses these as int() does; others go to int()
+
 QUARANTINE_SCHEMA = {"file": pl.String, "line": pl.Int64, "reason": pl.String, "raw": pl.String}
 
 
 def read_table(path: Path, spec: FileSpec) -> tuple[pl.DataFrame, list[Quarantined]]:
-    """Read ``path`` by ``spec``: the good rows (with a ``_line`` column) and the bad ones."""
+    """Read ``path`` by ``spec``: the good rows (with a ``_line`` column) and the bad ones.
+
+    Rows are checked in this order, the first failure being the reason: encoding, field
+    count, integer columns (as Python's ``int()`` reads them, after ``str.strip()``), then
+    duplicate keys (the first good row with a key is kept).
+    """
     if not path.is_file():
         raise DataError(f"{path}: file not found (expected {spec.filename})")
-    lines = [line.removesuffix(b"\r") for line in path.read_bytes().split(b"\n")]
-    if not lines or not lines[0].strip():
+    data = path.read_bytes()
+    first = data.split(b"\n", 1)[0].removesuffix(b"\r")
+    if not first.strip():
         expected = "\t".join(c.source for c in spec.columns)
         raise DataError(f"{path}: file is empty; expected a header line '{expected}'")
-    header = lines[0].decode(spec.encoding, errors="replace").lstrip("\ufeff").split("\t")
+    header = first.decode(spec.encoding, errors="replace").lstrip("\ufeff").split("\t")
     missing = [c.source for c in spec.columns if c.source not in header]
     if missing:
         raise DataError(
             f"{path}:1: missing column(s) {', '.join(missing)}; header has {', '.join(header)}"
         )
-    where = [header.index(c.source) for c in spec.columns]
-    data: dict[str, list] = {c.name: [] for c in spec.columns}
-    data["_line"] = []
-    bad: list[Quarantined] = []
-    seen: dict[tuple, int] = {}
-    key_at = [[c.name for c in spec.columns].index(k) for k in spec.key]
-    for number, raw in enumerate(lines[1:], start=2):
-        if not raw.strip(b" "):
-            continue
-        try:
-            text = raw.decode(spec.encoding)
-        except UnicodeDecodeError as e:
-            bad.append(
-                Quarantined(
-                    spec.filename,
-                    number,
-                    f"not valid {spec.encoding}: {e.reason}",
-                    raw.decode(spec.encoding, errors="replace"),
-                )
-            )
-            continue
-        fields = text.split("\t")
-        if len(fields) != len(header):
-            bad.append(
-                Quarantined(
-                    spec.filename, number, f"expected {len(header)} fields, got {len(fields)}", text
-                )
-            )
-            continue
-        row = []
-        reason = None
-        for col, i in zip(spec.columns, where, strict=True):
-            value = fields[i].strip()
-            if col.integer:
-                try:
-                    value = int(value)
-                except ValueError:
-                    reason = f"column '{col.source}' is not an integer: {value!r}"
-                    break
-            row.append(value)
-        if reason is None and key_at:
-            key = tuple(row[i] for i in key_at)
-            if key in seen:
-                reason = f"duplicate of line {seen[key]} (key {', '.join(spec.key)})"
-            else:
-                seen[key] = number
-        if reason is not None:
-            bad.append(Quarantined(spec.filename, number, reason, text))
-            continue
-        for col, value in zip(spec.columns, row, strict=True):
-            data[col.name].append(value)
-        data["_line"].append(number)
-    schema = {c.name: (pl.Int64 if c.integer else pl.String) for c in spec.columns}
-    schema["_line"] = pl.Int64
-    return pl.DataFrame(data, schema=schema), bad
+    text, undecodable = _decode(data, spec.encoding)
+    del data
+    rows = (
+        pl.Series("raw", [text])
+        .str.split("\n")
+        .explode()
+        .to_frame()
+        .with_row_index("_line", offset=1)
+        .slice(1)
+        .with_columns(pl.col("_line").cast(pl.Int64), pl.col("raw").str.strip_suffix("\r"))
+        .filter(pl.col("raw").str.strip_chars(" ") != "")
+    )
+    del text
+    count = pl.col("raw").str.count_matches("\t", literal=True) + 1
+    decode_reason = pl.col("_line").replace_strict(
+        undecodable, default=None, return_dtype=pl.String
+    )
+    rows = rows.with_columns(
+        _reason=pl.coalesce(
+            decode_reason,
+            pl.when(count != len(header)).then(
+                pl.format("expected {} fields, got {}", pl.lit(len(header)), count)
+            ),
+        ),
+        _fields=pl.col("raw").str.split_exact("\t", len(header) - 1),
+    )
+    fine = pl.col("_reason").is_null()
+    rows = rows.with_columns(
+        pl.when(fine)
+        .then(pl.col("_fields").struct.field(f"field_{header.index(c.source)}"))
+        .str.strip_chars(WHITESPACE)
+        .alias(c.name)
+        for c in spec.columns
+    ).drop("_fields")
+    reasons = [rows["_reason"]]
+    for c in spec.columns:
+        if c.integer:
+            values, failures = _integers(rows[c.name], c.source)
+            rows = rows.with_columns(values)
+            reasons.append(failures)
+    rows = rows.with_columns(_reason=pl.coalesce(reasons))
+    if spec.key:
+        first_line = pl.when(fine).then(pl.col("_line")).min().over(spec.key)
+        rows = rows.with_columns(
+            _reason=pl.when(fine & (pl.col("_line") != first_line))
+            .then(pl.format(f"duplicate of line {{}} (key {', '.join(spec.key)})", first_line))
+            .otherwise(pl.col("_reason"))
+        )
+    bad = [
+        Quarantined(spec.filename, line, reason, raw)
+        for line, reason, raw in rows.filter(~fine).select("_line", "_reason", "raw").iter_rows()
+    ]
+    good = rows.filter(fine).select(*(c.name for c in spec.columns), "_line")
+    return good, bad
 
 
 def quarantine_rows(
@@ -137,3 +149,49 @@ def quarantine_frame(rows: list[Quarantined]) -> pl.DataFrame:
     return pl.DataFrame(
         [(q.file, q.line, q.reason, q.raw) for q in rows], schema=QUARANTINE_SCHEMA, orient="row"
     ).sort("file", "line")
+
+
+def _decode(data: bytes, encoding: str) -> tuple[str, dict[int, str]]:
+    """``data`` as text, and the reason for each line (1-based) that is not valid ``encoding``.
+
+    A bad line is decoded with replacement characters, the raw text the quarantine shows.
+    """
+    parts, bad = [], {}
+    pos, line = 0, 1
+    while True:
+        try:
+            parts.append(data[pos:].decode(encoding))
+            return "".join(parts), bad
+        except UnicodeDecodeError as e:
+            at = pos + e.start
+            start = max(pos, data.rfind(b"\n", pos, at) + 1)
+            end = data.find(b"\n", at)
+            end = len(data) if end < 0 else end
+            line += data.count(b"\n", pos, start)
+            try:
+                data[start:end].removesuffix(b"\r").decode(encoding)
+            except UnicodeDecodeError as err:
+                bad[line] = f"not valid {encoding}: {err.reason}"
+            parts.append(data[pos:start].decode(encoding))
+            parts.append(data[start:end].decode(encoding, errors="replace"))
+            pos = end
+
+
+def _integers(values: pl.Series, source: str) -> tuple[pl.Series, pl.Series]:
+    """Python's ``int()`` of each value as Int64 (null where it fails), and why it failed.
+
+    Plain digits are parsed by polars; the few other values go through ``int()`` itself.
+    """
+    plain = values.str.contains(PLAIN_INTEGER).fill_null(True)
+    odd = (~plain).arg_true()
+    parsed, why = [], []
+    for value in values.gather(odd).to_list():
+        try:
+            parsed.append(int(value))
+            why.append(None)
+        except ValueError:
+            parsed.append(None)
+            why.append(f"column '{source}' is not an integer: {value!r}")
+    ints = values.cast(pl.Int64, strict=False).scatter(odd, parsed)
+    reasons = pl.repeat(None, len(values), dtype=pl.String, eager=True).scatter(odd, why)
+    return ints, reasons
