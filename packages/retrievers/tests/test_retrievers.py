@@ -1,5 +1,7 @@
+import linernotes_retrievers
 import pytest
 from linernotes import Context, Listener, Request
+from linernotes.catalog import Catalog
 from linernotes.testing import RetrieverContract
 from linernotes_retrievers import (
     CoListening,
@@ -226,3 +228,29 @@ def test_no_context_no_candidates(catalog):
     context = fitted(ContextRetriever, catalog)
     lid = catalog.listener_ids[0]
     assert context.retrieve([Request(Listener(lid, catalog.history(lid)))], 5) == [[]]
+
+
+@pytest.mark.parametrize(
+    "make,fit",
+    [
+        (lambda: CoListening(neighbours=10), "CoListening._similarity"),
+        (lambda: TagRetriever(), "TagRetriever._scores"),
+        (lambda: ContextRetriever(neighbours=10), "CoListening._similarity"),
+        (lambda: TagRetriever(), "Lexicon.__init__"),
+    ],
+)
+def test_a_second_fit_on_the_same_catalog_version_loads_from_the_cache(
+    catalog, tmp_path, monkeypatch, make, fit
+):
+    monkeypatch.setenv("LINERNOTES_CACHE_DIR", str(tmp_path))
+    versioned = Catalog.from_tables(catalog.tables, catalog.name, "v1")
+    make().fit(versioned)
+
+    def refit(*args):
+        raise AssertionError("refitted although cached")
+
+    owner, name = fit.split(".")
+    monkeypatch.setattr(getattr(linernotes_retrievers, owner), name, refit)
+    make().fit(versioned)
+    with pytest.raises(AssertionError, match="refitted"):
+        make().fit(Catalog.from_tables(catalog.tables, catalog.name, "v2"))

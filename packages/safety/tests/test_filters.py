@@ -1,5 +1,6 @@
 import pytest
 from linernotes import Context, Draft, Fact, FactPack, Item
+from linernotes.catalog import Catalog
 from linernotes.testing import SafetyFilterContract, tiny_catalog
 from linernotes_safety import Grounding, Injection, PersonalData, Toxicity, UnicodeTricks
 
@@ -224,3 +225,36 @@ def test_mask_names_blanks_whole_names_longest_first_and_keeps_offsets():
     assert mask_names("no names here", FactPack("r", "2", [], [], [], Context())) == (
         "no names here"
     )
+
+
+def test_the_profanity_model_scores_like_alt_profanity_check(catalog):
+    from linernotes_safety.toxicity import ProfanityModel
+    from profanity_check import predict_prob
+
+    texts = ["", "fuck you", "You are a FUCKING idiot!!", "calm ambient for a rainy night"]
+    texts += catalog.facts["text"].to_list() + catalog.item_tags["tag"].unique().to_list()
+    assert ProfanityModel.convert()(texts) == pytest.approx(predict_prob(texts), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "cls,fit",
+    [
+        (Toxicity, "linernotes_safety.toxicity.ProfanityModel.convert"),
+        (Grounding, "linernotes_safety.grounding._matchers"),
+        (UnicodeTricks, "linernotes_safety.unicode._words"),
+    ],
+)
+def test_a_second_fit_on_the_same_catalog_version_loads_from_the_cache(
+    catalog, tmp_path, monkeypatch, cls, fit
+):
+    monkeypatch.setenv("LINERNOTES_CACHE_DIR", str(tmp_path))
+    versioned = Catalog.from_tables(catalog.tables, catalog.name, "v1")
+    fitted(cls, versioned)
+
+    def refit(*args):
+        raise AssertionError("refitted although cached")
+
+    monkeypatch.setattr(fit, refit)
+    fitted(cls, versioned)
+    with pytest.raises(AssertionError, match="refitted"):
+        fitted(cls, Catalog.from_tables(catalog.tables, catalog.name, "v2"))

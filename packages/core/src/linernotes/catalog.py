@@ -181,18 +181,20 @@ class Catalog:
 
     # -- facts ---------------------------------------------------------------------------
     @cached_property
-    def _fact_rows(self) -> dict[str, list[tuple[str, str, str, str, str]]]:
-        """Each item's fact rows (id, item, kind, text, values as JSON), in bundle order."""
-        rows: dict[str, list[tuple[str, str, str, str, str]]] = {}
+    def _fact_rows(self) -> tuple[pl.DataFrame, dict[str, tuple[int, int]]]:
+        """The fact rows (id, item, kind, text, values as JSON) grouped by item, in bundle order
+        within an item, and each item's (first row, count)."""
         columns = ("fact_id", "item_id", "kind", "text", "values")
-        for row in self.facts.select(columns).iter_rows():
-            rows.setdefault(row[1], []).append(row)
-        return rows
+        rows = self.facts.select(columns).sort("item_id", maintain_order=True)
+        spans = rows.with_row_index().group_by("item_id").agg(pl.col("index").min(), pl.len())
+        return rows, {i: (start, n) for i, start, n in spans.iter_rows()}
 
     def facts_for(self, item_id: str) -> list[Fact]:
         """The catalog's static facts about an item, in bundle order."""
+        rows, spans = self._fact_rows
+        start, n = spans.get(item_id, (0, 0))
         return [
-            Fact(f, i, k, t, json.loads(v)) for f, i, k, t, v in self._fact_rows.get(item_id, [])
+            Fact(f, i, k, t, json.loads(v)) for f, i, k, t, v in rows.slice(start, n).iter_rows()
         ]
 
     # -- listeners -------------------------------------------------------------------------
@@ -211,10 +213,10 @@ class Catalog:
 
     @cached_property
     def _histories(self) -> dict[str, dict[str, float]]:
-        out: dict[str, dict[str, float]] = {}
-        for lid, iid, plays in self.interactions.iter_rows():
-            out.setdefault(lid, {})[iid] = float(plays)
-        return out
+        plays = self.interactions.group_by("listener_id", maintain_order=True).agg(
+            "item_id", pl.col("plays").cast(pl.Float64)
+        )
+        return {lid: dict(zip(items, p, strict=True)) for lid, items, p in plays.iter_rows()}
 
     def friends(self, listener_id: str) -> list[str]:
         """Ids of a listener's friends (never shown to anyone; used for counts only)."""

@@ -105,22 +105,26 @@ class Pipeline:
             weights={name: float(e.weight) for name, e in cfg.retrievers.items()},
             rerankers=rerankers,
         )
-        pipe.fit()
+        pipe.fit(progress=progress)
         return pipe
 
-    def fit(self) -> None:
-        """Fit every component on the catalog (once)."""
+    def fit(self, progress: bool = False) -> None:
+        """Fit every component on the catalog (once); ``progress`` shows a bar on stderr."""
         start = time.perf_counter()
-        parts = [r for r, _ in self.retrievers.values()]
+        parts = [(f"retriever {n}", r) for n, (r, _) in self.retrievers.items()]
         parts += [
-            self.ranker,
-            *self.rerankers.values(),
-            self.generator,
-            self.fallback,
-            *self.filters.values(),
+            ("ranker", self.ranker),
+            *((f"reranker {n}", r) for n, r in self.rerankers.items()),
+            ("generator", self.generator),
+            ("fallback", self.fallback),
+            *((f"safety {n}", f) for n, f in self.filters.items()),
         ]
-        for part in parts:
-            part.fit(self.catalog)
+        with _progress(progress) as bar:
+            task = bar.add_task("fitting", total=len(parts))
+            for label, part in parts:
+                bar.update(task, description=f"fitting {label} ({part.name})")
+                part.fit(self.catalog)
+                bar.advance(task)
         self.fit_seconds = time.perf_counter() - start
 
     # -- requests --------------------------------------------------------------------------
@@ -426,6 +430,18 @@ def merge(
             m.sources.update(c.sources)
             m.score += weight / (RRF_K + rank)
     return sorted(merged.values(), key=lambda c: (-c.score, c.item_id))[:budget]
+
+
+def _progress(show: bool):
+    """A transient rich progress bar on stderr, when ``show`` and stderr is a terminal."""
+    from rich.console import Console
+    from rich.progress import Progress, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    columns = (*Progress.get_default_columns()[:-1], TimeElapsedColumn())
+    return Progress(
+        *columns, console=console, transient=True, disable=not (show and console.is_terminal)
+    )
 
 
 def _request_id(request: Request) -> str:

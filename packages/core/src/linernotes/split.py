@@ -89,15 +89,20 @@ def holdout_split(
     removed = pl.DataFrame(
         rows, schema={"listener_id": pl.String, "item_id": pl.String}, orient="row"
     )
-    return Holdout(seed, fraction, _without(catalog, removed, seed), held_out)
+    view = f"holdout-{seed}-{fraction}-{min_items}"  # what decides the removed plays
+    return Holdout(seed, fraction, _without(catalog, removed, view), held_out)
 
 
 def _mix(seed: int, listener: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{listener}".encode()).digest()[:8], "big")
 
 
-def _without(catalog: Catalog, removed: pl.DataFrame, seed: int) -> Catalog:
-    """The catalog minus the removed plays, with item and listener totals recomputed."""
+def _without(catalog: Catalog, removed: pl.DataFrame, view: str) -> Catalog:
+    """The catalog minus the removed plays, with item and listener totals recomputed.
+
+    Its version is the catalog's plus ``view``, so fitted state cached for one split is
+    never reused for another.
+    """
     interactions = catalog.interactions.join(removed, on=["listener_id", "item_id"], how="anti")
     stats = interactions.group_by("item_id").agg(listeners=pl.len(), plays=pl.col("plays").sum())
     items = (
@@ -126,4 +131,5 @@ def _without(catalog: Catalog, removed: pl.DataFrame, seed: int) -> Catalog:
         "interactions": interactions,
         "listeners": listeners,
     }
-    return Catalog.from_tables(tables, catalog.name, f"{catalog.version}-holdout{seed}")
+    version = f"{catalog.version}-{view}" if catalog.version else ""
+    return Catalog.from_tables(tables, catalog.name, version)

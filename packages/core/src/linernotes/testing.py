@@ -11,12 +11,14 @@ provide a ``component`` fixture (an unfitted instance)::
             return MyRetriever(depth=3)
 
 Each contract fits the component on :func:`tiny_catalog` and checks what every
-pipeline relies on: batch shapes, types, names, determinism. Requires pytest
-(``pip install linernotes[testing]``).
+pipeline relies on: batch shapes, types, names, determinism, and (retrievers,
+rankers, safety filters) that a fit loaded from :mod:`linernotes.cache` behaves
+like a fresh one. Requires pytest (``pip install linernotes[testing]``).
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import random
 from pathlib import Path
@@ -144,10 +146,31 @@ class ComponentContract:
                 ), p.name
 
 
-class RetrieverContract(ComponentContract):
+class _CachedFitContract(ComponentContract):
+    """Fitted state that :func:`linernotes.cache.cached` stores behaves the same when loaded."""
+
+    def outputs(self, fitted, catalog: Catalog, requests: list[Request]):
+        """What a fitted component computes for the contract's requests."""
+        raise NotImplementedError
+
+    def test_a_fit_loaded_from_the_cache_behaves_the_same(
+        self, component, catalog, requests, tmp_path, monkeypatch
+    ):
+        monkeypatch.setenv("LINERNOTES_CACHE_DIR", str(tmp_path))
+        versioned = Catalog.from_tables(catalog.tables, catalog.name, "contract")
+        fresh, loaded = copy.deepcopy(component), copy.deepcopy(component)
+        fresh.fit(versioned)  # fits and stores
+        loaded.fit(versioned)  # loads what it can
+        assert self.outputs(loaded, versioned, requests) == self.outputs(fresh, versioned, requests)
+
+
+class RetrieverContract(_CachedFitContract):
     """A retriever returns, per request, at most ``n`` new, known, scored candidates."""
 
     kind = "retriever"
+
+    def outputs(self, fitted, catalog, requests):
+        return fitted.retrieve(requests, 10)
 
     def test_one_list_per_request(self, fitted, requests):
         assert len(fitted.retrieve(requests, 10)) == len(requests)
@@ -170,20 +193,17 @@ class RetrieverContract(ComponentContract):
         assert fitted.retrieve(requests, 10) == fitted.retrieve(requests, 10)
 
 
-class RankerContract(ComponentContract):
+class RankerContract(_CachedFitContract):
     """A ranker returns each request's candidates, all of them, best first."""
 
     kind = "ranker"
 
     @pytest.fixture
     def candidates(self, catalog, requests) -> list[list[Candidate]]:
-        out = []
-        for req in requests:
-            new = [i for i in catalog.item_ids if i not in req.listener.history][:12]
-            out.append(
-                [Candidate(i, 1.0 / (n + 1), {"test": 1.0 / (n + 1)}) for n, i in enumerate(new)]
-            )
-        return out
+        return _candidates(catalog, requests)
+
+    def outputs(self, fitted, catalog, requests):
+        return fitted.rank(requests, _candidates(catalog, requests))
 
     def test_ranks_every_candidate_once(self, fitted, requests, candidates):
         ranked = fitted.rank(requests, candidates)
@@ -200,14 +220,30 @@ class RankerContract(ComponentContract):
         assert fitted.rank([], []) == []
 
 
+def _candidates(catalog: Catalog, requests: list[Request]) -> list[list[Candidate]]:
+    """Twelve unheard candidates per request, scored 1, 1/2, 1/3..."""
+    out = []
+    for req in requests:
+        new = [i for i in catalog.item_ids if i not in req.listener.history][:12]
+        out.append(
+            [Candidate(i, 1.0 / (n + 1), {"test": 1.0 / (n + 1)}) for n, i in enumerate(new)]
+        )
+    return out
+
+
+def _packs(catalog: Catalog, requests: list[Request]) -> list[FactPack]:
+    """Fact packs for each request's first five unheard items."""
+    ranked = [
+        [Candidate(i, 1.0) for i in catalog.item_ids if i not in r.listener.history][:5]
+        for r in requests
+    ]
+    return Grounder(catalog).ground(requests, ranked)
+
+
 class _PackContract(ComponentContract):
     @pytest.fixture
     def packs(self, catalog, requests) -> list[FactPack]:
-        ranked = [
-            [Candidate(i, 1.0) for i in catalog.item_ids if i not in r.listener.history][:5]
-            for r in requests
-        ]
-        return Grounder(catalog).ground(requests, ranked)
+        return _packs(catalog, requests)
 
 
 class GeneratorContract(_PackContract):
@@ -234,14 +270,19 @@ class GeneratorContract(_PackContract):
         assert fitted.generate([], 1) == []
 
 
-class SafetyFilterContract(_PackContract):
+class SafetyFilterContract(_PackContract, _CachedFitContract):
     """A filter returns one verdict per draft, named, with valid actions and spans."""
 
     kind = "safety_filter"
 
     @pytest.fixture
     def drafts(self, packs) -> list[Draft]:
-        return [Draft(f"{p.picks[0].name} is a pick [1].", "test") for p in packs]
+        return _drafts(packs)
+
+    def outputs(self, fitted, catalog, requests):
+        packs = _packs(catalog, requests)
+        screened = fitted.screen(packs) if hasattr(fitted, "screen") else None
+        return fitted.check(_drafts(packs), packs), screened
 
     def test_one_verdict_per_draft(self, fitted, drafts, packs):
         verdicts = fitted.check(drafts, packs)
@@ -256,3 +297,7 @@ class SafetyFilterContract(_PackContract):
 
     def test_empty_batch(self, fitted):
         assert fitted.check([], []) == []
+
+
+def _drafts(packs: list[FactPack]) -> list[Draft]:
+    return [Draft(f"{p.picks[0].name} is a pick [1].", "test") for p in packs]

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-import jinja2
 from linernotes import FactPack
 from linernotes.errors import ConfigError
 
@@ -71,6 +70,8 @@ class Prompter:
             raise ValueError(f"shots must be at least 0, got {shots}")
         if facts_per_pick < 1:
             raise ValueError(f"facts_per_pick must be at least 1, got {facts_per_pick}")
+        import jinja2
+
         env = jinja2.Environment(
             loader=jinja2.PackageLoader("linernotes_generators", "prompts"),
             undefined=jinja2.StrictUndefined,

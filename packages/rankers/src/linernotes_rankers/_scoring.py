@@ -1,13 +1,9 @@
 """Shared pieces of the scoring rankers: weighted matrices, history rows, ordering, top-k
-rows, caching."""
+rows."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import pickle
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -77,30 +73,6 @@ def log_popularity(catalog: Catalog) -> np.ndarray:
     """log(1 + listeners) per item, divided by the largest, in [0, 1]."""
     pop = np.log1p(catalog.popularity.astype(np.float64))
     return pop / pop.max() if pop.max() > 0 else pop
-
-
-def cached(kind: str, catalog: Catalog, params: dict, fit):
-    """``fit()``'s result, stored on disk under the cache dir, keyed by catalog version and params.
-
-    Only a catalog with a version (a prepared bundle or a holdout view of one) is cached.
-    """
-    if not catalog.version:
-        return fit()
-    from linernotes.datasets import cache_dir
-
-    key = json.dumps([kind, catalog.name, catalog.version, params], sort_keys=True, default=str)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    path = Path(cache_dir()) / "rankers" / f"{kind}-{digest}.pkl"
-    if path.is_file():
-        with path.open("rb") as f:
-            return pickle.load(f)
-    state = fit()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)
-    return state
 
 
 def top_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 from linernotes import Candidate, Request
+from linernotes.cache import cached
 from linernotes.catalog import Catalog
 
 from ._scoring import WEIGHTINGS, history_rows, ordered, pairs, top_per_row, weighted
@@ -39,6 +40,12 @@ class ItemKNN:
 
     def fit(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        params = {"neighbours": self.neighbours, "shrink": self.shrink, "weighting": self.weighting}
+        self.similarity, self._by_history = cached(
+            "itemknn", catalog, params, lambda: self._similarity(catalog)
+        )
+
+    def _similarity(self, catalog: Catalog) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         w = weighted(catalog.plays_matrix, self.weighting).tocsc()
         gram = (w.T @ w).tocoo()
         norms = np.sqrt(np.asarray(w.multiply(w).sum(axis=0)).ravel())
@@ -46,8 +53,8 @@ class ItemKNN:
         rows, cols = gram.row[keep], gram.col[keep]
         sims = gram.data[keep] / (norms[rows] * norms[cols] + self.shrink)
         full = sp.csr_matrix((sims, (rows, cols)), shape=gram.shape)
-        self.similarity = top_per_row(full, self.neighbours)  # row c: c's nearest artists
-        self._by_history = self.similarity.T.tocsr()  # row h: the artists h is a neighbour of
+        similarity = top_per_row(full, self.neighbours)  # row c: c's nearest artists
+        return similarity, similarity.T.tocsr()  # row h: the artists h is a neighbour of
 
     def score(self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]):
         """Flat scores of every candidate (see :func:`._scoring.pairs` for the order)."""

@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 from linernotes import Candidate, Request
+from linernotes.cache import cached
 from linernotes.catalog import Catalog
 
 from ._scoring import history_rows, ordered, pairs, top_per_row
@@ -40,6 +41,10 @@ class RP3beta:
 
     def fit(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        params = {"alpha": self.alpha, "beta": self.beta, "neighbours": self.neighbours}
+        self.walk = cached("rp3beta", catalog, params, lambda: self._walk(catalog))
+
+    def _walk(self, catalog: Catalog) -> sp.csr_matrix:
         x = catalog.plays_matrix.tocsr().astype(np.float64)
         x.data[:] = 1.0
         listener_step = _rows_sum_to_one(x).power(self.alpha)  # listener -> artist
@@ -50,7 +55,7 @@ class RP3beta:
         walk = walk @ sp.diags(penalty)
         walk.setdiag(0.0)
         walk.eliminate_zeros()
-        self.walk = top_per_row(walk.tocsr(), self.neighbours)  # row i: where i leads
+        return top_per_row(walk.tocsr(), self.neighbours)  # row i: where i leads
 
     def score(self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]):
         """Flat scores of every candidate (see :func:`._scoring.pairs` for the order)."""

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 from linernotes import Candidate, Request
+from linernotes.cache import cached
 from linernotes.catalog import Catalog
 
 WEIGHTINGS = ("count", "log", "bm25", "tfidf")
@@ -48,15 +49,20 @@ class CoListening:
 
     def fit(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        params = {
+            "weighting": self.weighting, "neighbours": self.neighbours, "shrink": self.shrink,
+            "k1": self.k1, "b": self.b,
+        }  # fmt: skip
+        self.similarity = cached("colisten", catalog, params, lambda: self._similarity(catalog))
+
+    def _similarity(self, catalog: Catalog) -> sp.csr_matrix:
         w = self._weights(catalog.plays_matrix.astype(np.float64))
         gram = (w.T @ w).tocoo()
         norms = np.sqrt(np.asarray(w.multiply(w).sum(axis=0)).ravel())
         keep = gram.row != gram.col
         rows, cols, dots = gram.row[keep], gram.col[keep], gram.data[keep]
         sims = dots / (norms[rows] * norms[cols] + self.shrink)
-        self.similarity = _top_per_row(
-            sp.csr_matrix((sims, (rows, cols)), shape=gram.shape), self.neighbours
-        )
+        return _top_per_row(sp.csr_matrix((sims, (rows, cols)), shape=gram.shape), self.neighbours)
 
     def _weights(self, x: sp.csr_matrix) -> sp.csr_matrix:
         x = x.tocoo()

@@ -40,7 +40,7 @@ class ContextRetriever:
 
     def fit(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.words = Lexicon(self.lexicon)
+        self.words = Lexicon.load(catalog, self.lexicon)
         self.item_tags = ItemTags(catalog)
         self.colisten.fit(catalog)
         pop = np.log1p(catalog.popularity.astype(float))

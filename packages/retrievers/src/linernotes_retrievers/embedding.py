@@ -114,7 +114,7 @@ class EmbeddingRetriever:
 
     def fit(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.words = Lexicon(self.lexicon)
+        self.words = Lexicon.load(catalog, self.lexicon)
         texts = self.texts(catalog)
         digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:12]
         slug = self.model.strip("/").replace("/", "--")

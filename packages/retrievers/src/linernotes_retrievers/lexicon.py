@@ -8,6 +8,7 @@ reads as ``trip hop``), so a typo in the lexicon is an error, not a silent miss.
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 from linernotes import Request
+from linernotes.cache import cached
 from linernotes.catalog import Catalog
 from linernotes.errors import DataError
 from linernotes.text import normalize
@@ -28,14 +30,18 @@ def tag_key(text: str) -> str:
     return " ".join(normalize(text).replace("-", " ").replace("_", " ").split())
 
 
-@cache
-def genre_vocabulary() -> dict[str, str]:
-    """MusicBrainz genre names by :func:`tag_key` (from the data mirror, else downloaded once)."""
+def genre_file() -> Path:
+    """The MusicBrainz genre list (from the data mirror, else downloaded once)."""
     from linernotes.datasets import locate
     from linernotes.datasets.hetrec import GENRES_URL
 
-    folder = locate("musicbrainz-genres", GENRES_URL, ("genre.csv",), progress=False)
-    names = pl.read_csv(folder / "genre.csv", columns=["name"])["name"].drop_nulls().to_list()
+    return locate("musicbrainz-genres", GENRES_URL, ("genre.csv",), progress=False) / "genre.csv"
+
+
+@cache
+def genre_vocabulary() -> dict[str, str]:
+    """MusicBrainz genre names by :func:`tag_key`."""
+    names = pl.read_csv(genre_file(), columns=["name"])["name"].drop_nulls().to_list()
     return {tag_key(n): n for n in names}
 
 
@@ -50,7 +56,7 @@ class Lexicon:
     def __init__(self, path: str | None = None):
         from omegaconf import OmegaConf
 
-        file = Path(path) if path else Path(str(files(__package__) / LEXICON))
+        file = lexicon_file(path)
         if not file.is_file():
             raise DataError(f"lexicon file {file} does not exist")
         raw = OmegaConf.to_container(OmegaConf.load(file))
@@ -71,6 +77,15 @@ class Lexicon:
             self.phrases[tag_key(str(phrase))] = [genres[tag_key(str(t))] for t in tags]
         self._longest = max(len(k.split()) for k in [*self.phrases, *genres])
 
+    @classmethod
+    def load(cls, catalog: Catalog, path: str | None = None) -> Lexicon:
+        """The lexicon at ``path``, cached by its file's and the genre list's contents."""
+        file = lexicon_file(path)
+        if not file.is_file():
+            return cls(path)  # the error
+        digests = {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in (file, genre_file())}
+        return cached("lexicon", catalog, digests, lambda: cls(path))
+
     def tags(self, text: str) -> dict[str, float]:
         """Tags suggested by ``text``, weighted by how many phrases suggest them."""
         words = tag_key(text).split()
@@ -90,6 +105,11 @@ class Lexicon:
             else:
                 i += 1
         return out
+
+
+def lexicon_file(path: str | None) -> Path:
+    """The lexicon file at ``path``, or the packaged one."""
+    return Path(path) if path else Path(str(files(__package__) / LEXICON))
 
 
 class ItemTags:

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 from linernotes import Candidate, Request
+from linernotes.cache import cached
 from linernotes.catalog import Catalog
 
 from .lexicon import ItemTags, Lexicon, heard, top_new
@@ -44,11 +45,16 @@ class TagRetriever:
         self.scores: sp.csr_matrix | None = None
 
     def fit(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.words = Lexicon.load(catalog, self.lexicon)
+        self.item_tags = ItemTags(catalog)
+        params = {"k1": self.k1, "b": self.b}
+        self.scores = cached("tags", catalog, params, self._scores)
+
+    def _scores(self) -> sp.csr_matrix:
+        """One row of BM25 scores per tag, so a weighted query is one sparse product."""
         import bm25s
 
-        self.catalog = catalog
-        self.words = Lexicon(self.lexicon)
-        self.item_tags = ItemTags(catalog)
         counts = self.item_tags.counts.tocsr()
         tokens = [t.replace(" ", "_") for t in self.item_tags.tags]
         docs = []
@@ -63,8 +69,7 @@ class TagRetriever:
             )
         bm25 = bm25s.BM25(k1=self.k1, b=self.b)
         bm25.index(docs, show_progress=False)
-        # one row of BM25 scores per tag, so a weighted query is one sparse product
-        self.scores = sp.csr_matrix(np.vstack([bm25.get_scores([t]) for t in tokens]))
+        return sp.csr_matrix(np.vstack([bm25.get_scores([t]) for t in tokens]))
 
     def query(self, request: Request) -> np.ndarray:
         """The request's tag weights, aligned with the catalog's tag list."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from linernotes import Claim, Draft, Fact, FactPack, Verdict
+from linernotes.cache import cached
 from linernotes.catalog import Catalog
 from linernotes.cite import NAME_KEYS, fact_numbers, has_phrase
 from linernotes.text import (
@@ -62,8 +63,7 @@ class Grounding:
         self._encoder = None
 
     def fit(self, catalog: Catalog) -> None:
-        self.names = NameMatcher(catalog.items["name"].to_list())
-        self.tags = NameMatcher(catalog.item_tags["tag"].unique().to_list(), any_case=True)
+        self.names, self.tags = cached("grounding", catalog, {}, lambda: _matchers(catalog))
         self._item_names = dict(catalog.items.select("item_id", "name").iter_rows())
         if self.support_threshold > 0:
             self._encoder = _load_encoder()
@@ -210,6 +210,12 @@ def _past_punctuation(text: str, end: int) -> int:
 
 def _strings(fact: Fact) -> list[str]:
     return [v for v in fact.values.values() if isinstance(v, str) and v.strip()]
+
+
+def _matchers(catalog: Catalog) -> tuple[NameMatcher, NameMatcher]:
+    """Matchers for the catalog's artist names and its tag vocabulary."""
+    names = NameMatcher(catalog.items["name"].to_list())
+    return names, NameMatcher(catalog.item_tags["tag"].unique().to_list(), any_case=True)
 
 
 def _quoted_spans(sentence: str, offset: int, cited: list[Fact]) -> list[tuple[int, int]]:

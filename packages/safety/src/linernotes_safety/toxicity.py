@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from importlib.resources import files
 from typing import ClassVar
 
+import numpy as np
+import scipy.sparse as sp
 from linernotes import Draft, FactPack, Verdict
+from linernotes.cache import cached
 from linernotes.catalog import Catalog
 from linernotes.text import sentences, tokens
 
@@ -66,9 +69,10 @@ class Toxicity:
         self._screened: dict[str, str | None] = {}  # masked fact text -> its first problem
 
     def fit(self, catalog: Catalog) -> None:
-        from profanity_check import predict_prob
+        from importlib.metadata import version
 
-        self._predict = predict_prob
+        versions = {p: version(p) for p in ("alt-profanity-check", "scikit-learn")}
+        self._predict = cached("toxicity", catalog, versions, ProfanityModel.convert)
         if self.wordlist:
             path = files("better_profanity") / "profanity_wordlist.txt"
             self._words = frozenset(
@@ -123,6 +127,56 @@ class Toxicity:
         if verdict.reasons:
             verdict.action = "block"
         return verdict
+
+
+class ProfanityModel:
+    """alt-profanity-check's classifier as plain arrays, so scoring needs no scikit-learn.
+
+    The same computation as its ``predict_prob``: TF-IDF of the lowercased words
+    (l2-normalised), then the mean over its linear SVMs of their sigmoid-calibrated
+    probabilities ``1 / (1 + exp(a * (x . coef + intercept) + b))``.
+    """
+
+    def __init__(self, pattern: str, vocabulary: dict[str, int], idf: np.ndarray, svms: tuple):
+        self.words = re.compile(pattern)
+        self.vocabulary = vocabulary
+        self.idf = idf
+        self.coef, self.intercept, self.a, self.b = svms  # one row / value per SVM
+
+    @classmethod
+    def convert(cls) -> ProfanityModel:
+        """Read the packaged model (this imports scikit-learn: seconds)."""
+        from profanity_check import profanity_check
+
+        vectorizer, svms = profanity_check.vectorizer, profanity_check.model.calibrated_classifiers_
+        return cls(
+            vectorizer.token_pattern,
+            {w: int(c) for w, c in vectorizer.vocabulary_.items()},
+            vectorizer.idf_,
+            (
+                np.vstack([s.estimator.coef_.ravel() for s in svms]),
+                np.array([s.estimator.intercept_[0] for s in svms]),
+                np.array([s.calibrators[0].a_ for s in svms]),
+                np.array([s.calibrators[0].b_ for s in svms]),
+            ),
+        )
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        """The probability that each text is profane."""
+        rows, cols = [], []
+        for row, text in enumerate(texts):
+            for word in self.words.findall(text.lower()):
+                if word in self.vocabulary:
+                    rows.append(row)
+                    cols.append(self.vocabulary[word])
+        counts = sp.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(texts), len(self.idf))
+        )  # repeated words add up
+        x = counts.multiply(self.idf).tocsr()
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        x = sp.diags(1 / np.where(norms > 0, norms, 1.0)) @ x
+        decisions = np.asarray(x @ self.coef.T) + self.intercept
+        return (1 / (1 + np.exp(self.a * decisions + self.b))).mean(axis=1)
 
 
 def _words_and_pairs(text: str) -> list[tuple[str, int, int]]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from linernotes import Draft, Fact, FactPack, Verdict
+from linernotes.cache import cached
 from linernotes.catalog import Catalog
 from linernotes.text import tokens
 
@@ -28,13 +29,9 @@ class UnicodeTricks:
 
     def fit(self, catalog: Catalog) -> None:
         """Learn the catalog's own words: a real name ("HINOIチーム") is no trick."""
-        self.known = {
-            text[s:e] for text in catalog.items["name"].to_list() for _, s, e in tokens(text)
-        }
+        self.known = cached("unicode", catalog, {}, lambda: _words(catalog))
 
     def check(self, drafts: Sequence[Draft], packs: Sequence[FactPack]) -> list[Verdict]:
-        from confusable_homoglyphs import confusables
-
         verdicts = []
         for draft in drafts:
             text = draft.text
@@ -45,11 +42,7 @@ class UnicodeTricks:
                     verdict.spans.append((i, i + 1))
             for _, start, end in tokens(text):
                 word = text[start:end]
-                if (
-                    not word.isascii()
-                    and word not in self.known
-                    and confusables.is_dangerous(word, preferred_aliases=["latin"])
-                ):
+                if not word.isascii() and word not in self.known and _dangerous(word):
                     verdict.reasons.append(f"unicode_homoglyph: {word!r}")
                     verdict.spans.append((start, end))
             if verdict.reasons:
@@ -74,3 +67,15 @@ class UnicodeTricks:
 def _clean(fact: Fact) -> Fact:
     values = {k: strip_invisible(v) if isinstance(v, str) else v for k, v in fact.values.items()}
     return dataclasses.replace(fact, text=strip_invisible(fact.text), values=values)
+
+
+def _dangerous(word: str) -> bool:
+    """Whether ``word`` mixes scripts to pass for Latin (the tables load on first use)."""
+    from confusable_homoglyphs import confusables
+
+    return bool(confusables.is_dangerous(word, preferred_aliases=["latin"]))
+
+
+def _words(catalog: Catalog) -> set[str]:
+    """Every word of the catalog's artist names, as written."""
+    return {text[s:e] for text in catalog.items["name"].to_list() for _, s, e in tokens(text)}
