@@ -84,7 +84,8 @@ def test_history_and_context_options():
     [
         (
             ["recommend", "--listener", "2", "ranker=nope"],
-            "unknown ranker 'nope'; valid: blend, ease, itemknn, popcolisten, popularity",
+            "unknown ranker 'nope'; valid: blend, ease, ials, itemknn, popcolisten, popularity, "
+            "rp3beta",
         ),
         (["recommend", "--listener", "99999", "generator=template"], "unknown listener '99999'"),
         (["recommend", "--history", " , "], "--history is empty"),

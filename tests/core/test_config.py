@@ -63,7 +63,8 @@ def test_a_list_of_options_selects_several_components():
     [
         (
             "ranker=nope",
-            "unknown ranker 'nope'; valid: blend, ease, itemknn, popcolisten, popularity",
+            "unknown ranker 'nope'; valid: blend, ease, ials, itemknn, popcolisten, popularity, "
+            "rp3beta",
         ),
         ("safety=[grounding,nope]", "unknown safety 'nope'; valid: grounding"),
         (

@@ -59,6 +59,7 @@ def test_plugin_info_lists_hooks_and_components():
     assert rankers.hooks == ["register_rankers"]
     assert list(rankers.components) == ["ranker"]
     assert sorted(rankers.components["ranker"]) == [
-        "blend", "blocklist", "ease", "itemknn", "mmr", "popcolisten", "popularity", "rp3beta"
+        "blend", "blocklist", "ease", "ials", "itemknn", "mmr", "popcolisten", "popularity",
+        "rp3beta",
     ]  # fmt: skip
     assert rankers.version

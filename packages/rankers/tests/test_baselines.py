@@ -1,11 +1,11 @@
-"""Popularity, item-kNN, EASE and the learned blend: contracts and behaviour on the tiny catalog."""
+"""Popularity, item-kNN, EASE, RP3beta, iALS and the blend: contracts and behaviour."""
 
 import numpy as np
 import pytest
 from linernotes import Candidate, Context, Listener, Request
 from linernotes.catalog import Catalog
 from linernotes.testing import RankerContract, tiny_catalog
-from linernotes_rankers import EASE, ItemKNN, LearnedBlend, Popularity, RP3beta
+from linernotes_rankers import EASE, IALS, ItemKNN, LearnedBlend, Popularity, RP3beta
 
 
 class TestPopularityContract(RankerContract):
@@ -33,6 +33,12 @@ class TestRP3betaContract(RankerContract):
         return RP3beta(alpha=alpha, beta=beta, neighbours=5)
 
 
+class TestIALSContract(RankerContract):
+    @pytest.fixture(params=["binary", "log"])
+    def component(self, request):
+        return IALS(factors=4, regularization=1.0, alpha=2.0, weighting=request.param, cache=False)
+
+
 class TestLearnedBlendContract(RankerContract):
     @pytest.fixture
     def component(self):
@@ -45,6 +51,8 @@ def small_blend(**kwargs):
         candidates=25,
         ease={"l2": 10.0, "min_support": 1},
         itemknn={"neighbours": 10, "shrink": 1.0, "weighting": "binary"},
+        rp3beta={"neighbours": 10},
+        ials={"factors": 4, "regularization": 1.0, "alpha": 2.0, "iterations": 3},
         trees=20,
         leaves=7,
         min_child_samples=5,
@@ -155,6 +163,53 @@ def test_rp3beta_keeps_the_strongest_destinations_and_checks_its_parameters(cata
             RP3beta(**bad)
 
 
+@pytest.mark.parametrize("weighting", ["binary", "log"])
+def test_ials_folds_in_the_history_by_weighted_least_squares(catalog, weighting):
+    ranker = IALS(factors=6, regularization=2.0, alpha=3.0, weighting=weighting, cache=False)
+    ranker.fit(catalog)
+    items = ranker.item_factors.astype(np.float64)
+    listener = catalog.listener_ids[1]
+    history = catalog.history(listener)
+    heard = [catalog.item_index[i] for i in history]
+    plays = np.array([history[i] for i in history], dtype=np.float64)
+    confidence = 3.0 * (np.log1p(plays) if weighting == "log" else np.ones_like(plays))
+    y = items[heard]
+    # minimise sum over all artists of c (p - u.v)^2 + reg |u|^2, c = 1 and p = 0 off the history
+    a = items.T @ items + y.T @ ((confidence - 1)[:, None] * y) + 2.0 * np.eye(6)
+    u = np.linalg.solve(a, y.T @ confidence)
+    cands = unheard(catalog, listener)
+    scores = ranker.score([Request(Listener(listener, history))], [cands])
+    expected = [u @ items[catalog.item_index[c.item_id]] for c in cands]
+    assert np.allclose(scores, expected, atol=1e-4)
+
+
+def test_ials_fold_in_matches_the_implicit_librarys(catalog):
+    from implicit.cpu.als import AlternatingLeastSquares
+    from linernotes_rankers._scoring import history_rows
+
+    ranker = IALS(factors=5, regularization=3.0, alpha=4.0, cache=False)
+    ranker.fit(catalog)
+    requests = [Request(Listener(i, catalog.history(i))) for i in catalog.listener_ids[:6]]
+    history = history_rows(requests, catalog.item_index, len(catalog.item_ids))
+    reference = AlternatingLeastSquares(factors=5, regularization=3.0, alpha=4.0)
+    reference.item_factors = ranker.item_factors
+    expected = reference.recalculate_user(np.arange(6), history)
+    assert np.allclose(ranker.fold_in(history), expected, atol=1e-4)
+
+
+def test_ials_scores_a_listeners_own_artists_higher_and_checks_its_parameters(catalog):
+    ranker = IALS(factors=8, regularization=0.5, alpha=5.0, cache=False)
+    ranker.fit(catalog)
+    listener = catalog.listener_ids[0]
+    request = Request(Listener(listener, catalog.history(listener)))
+    own = ranker.score([request], [[Candidate(i, 0.0) for i in catalog.history(listener)]])
+    other = ranker.score([request], [unheard(catalog, listener)])
+    assert own.mean() > other.mean()
+    for bad in ({"factors": 0}, {"alpha": 0}, {"regularization": -1}, {"weighting": "bm25"}):
+        with pytest.raises(ValueError):
+            IALS(**bad)
+
+
 def test_ease_ranks_unsupported_items_last(catalog):
     ranker = EASE(l2=5.0, min_support=8, cache=False)
     ranker.fit(catalog)
@@ -166,19 +221,35 @@ def test_ease_ranks_unsupported_items_last(catalog):
     assert support == sorted(support, reverse=True)
 
 
+def test_ease_models_at_most_max_items_the_most_played(catalog):
+    ranker = EASE(l2=5.0, min_support=1, max_items=4, cache=False)
+    ranker.fit(catalog)
+    assert len(ranker.items) == ranker.weights.shape[0] == 4
+    popularity = catalog.popularity
+    assert popularity[ranker.items].min() >= np.sort(popularity)[-4]
+    listener = catalog.listener_ids[0]
+    ranked = ranker.rank([Request(Listener(listener, catalog.history(listener)))],
+                         [unheard(catalog, listener)])[0]  # fmt: skip
+    modelled = {catalog.item_ids[i] for i in ranker.items}
+    flags = [c.item_id in modelled for c in ranked]
+    assert any(flags) and flags == sorted(flags, reverse=True)
+    with pytest.raises(ValueError):
+        EASE(max_items=0)
+
+
 def test_ease_caches_its_weights_by_catalog_version(catalog, tmp_path, monkeypatch):
     monkeypatch.setenv("LINERNOTES_CACHE_DIR", str(tmp_path))
     EASE(l2=5.0, min_support=1).fit(catalog)  # a catalog without a version is not cached
-    assert not (tmp_path / "rankers").exists()
+    assert not (tmp_path / "fitted").exists()
     catalog = Catalog.from_tables(catalog.tables, "tiny", "v1")
     first = EASE(l2=5.0, min_support=1)
     first.fit(catalog)
-    assert len(list((tmp_path / "rankers").glob("ease-*.pkl"))) == 1
+    assert len(list((tmp_path / "fitted").glob("ease-*.bin"))) == 1
     second = EASE(l2=5.0, min_support=1)
     second.fit(catalog)
     assert np.array_equal(first.weights, second.weights)
     EASE(l2=6.0, min_support=1).fit(catalog)
-    assert len(list((tmp_path / "rankers").glob("ease-*.pkl"))) == 2
+    assert len(list((tmp_path / "fitted").glob("ease-*.bin"))) == 2
 
 
 @pytest.mark.parametrize(
@@ -211,6 +282,22 @@ def test_blend_learns_a_feature_per_source_and_ranks_ad_hoc_listeners(catalog):
     assert ranked[0].sources == {"colisten": 1.0, "other": 2.0}
 
 
+def test_blend_trains_on_at_most_its_listener_budget(catalog):
+    full, capped = (
+        small_blend(training_share=1.0),
+        small_blend(training_share=1.0, max_training_listeners=3),
+    )
+    full.fit(catalog)
+    capped.fit(catalog)
+    assert full.fit_stats["training_listeners"] > 3 >= capped.fit_stats["training_listeners"] > 0
+    assert capped.fit_stats["training_rows"] < full.fit_stats["training_rows"]
+
+
+def _one_request(catalog):
+    listener = catalog.listener_ids[2]
+    return [Request(Listener(listener, catalog.history(listener)))], [unheard(catalog, listener)]
+
+
 def test_blend_is_deterministic(catalog):
     a, b = small_blend(), small_blend()
     a.fit(catalog)
@@ -228,7 +315,9 @@ def test_blend_is_deterministic(catalog):
         (lambda: ItemKNN(weighting="tfidf"), "weighting must be one of binary, log, bm25"),
         (lambda: EASE(l2=0), "l2 must be positive"),
         (lambda: EASE(min_support=0), "min_support must be at least 1"),
-        (lambda: LearnedBlend(model="xendcg"), "model must be one of linear, lambdarank"),
+        (lambda: LearnedBlend(model="svm"), "model must be one of linear, lambdarank, xendcg"),
+        (lambda: LearnedBlend(feature_fraction=0), "feature_fraction must be in"),
+        (lambda: LearnedBlend(models=0), "models must be at least 1"),
         (lambda: LearnedBlend(training_share=0), "training_share must be in"),
     ],
 )
@@ -242,11 +331,44 @@ def test_rank_before_fit_is_an_error():
         EASE().rank([Request(Listener("x"))], [[Candidate("1", 0.0)]])
 
 
-def test_blend_can_use_lightgbm_lambdarank(catalog):
-    blend = small_blend(model="lambdarank")
+@pytest.mark.parametrize("model", ["lambdarank", "xendcg"])
+def test_blend_can_use_lightgbm_ranking_trees(catalog, model):
+    blend = small_blend(model=model, feature_fraction=0.7, models=2)
     blend.fit(catalog)
-    assert blend.scorer.num_feature() == len(blend.columns())
+    first, second = blend.scorer.boosters
+    assert first.num_feature() == second.num_feature() == len(blend.columns())
+    x = blend.features(*_one_request(catalog))
+    assert np.allclose(blend.scorer.predict(x), (first.predict(x) + second.predict(x)) / 2)
     listener = catalog.listener_ids[2]
     ranked = blend.rank([Request(Listener(listener, catalog.history(listener)))],
                         [unheard(catalog, listener)])[0]  # fmt: skip
     assert len(ranked) == len(unheard(catalog, listener))
+
+
+@pytest.mark.parametrize(
+    "make,fit",
+    [
+        (lambda: ItemKNN(neighbours=5), "_similarity"),
+        (lambda: RP3beta(neighbours=5), "_walk"),
+    ],
+)
+def test_a_second_fit_on_the_same_catalog_version_loads_from_the_cache(
+    catalog, tmp_path, monkeypatch, make, fit
+):
+    monkeypatch.setenv("LINERNOTES_CACHE_DIR", str(tmp_path))
+    versioned = Catalog.from_tables(catalog.tables, "tiny", "v1")
+    first = make()
+    first.fit(versioned)
+
+    def refit(*args):
+        raise AssertionError("refitted although cached")
+
+    monkeypatch.setattr(type(first), fit, refit)
+    second = make()
+    second.fit(versioned)
+    listener = catalog.listener_ids[0]
+    requests = [Request(Listener(listener, catalog.history(listener)))]
+    candidates = [unheard(catalog, listener)]
+    assert second.rank(requests, candidates) == first.rank(requests, candidates)
+    with pytest.raises(AssertionError, match="refitted"):
+        make().fit(Catalog.from_tables(catalog.tables, "tiny", "v2"))

@@ -348,7 +348,7 @@ def eval_ranking(
         str | None,
         typer.Option(
             help="Comma-separated conf/ranker options to compare besides the configured ranker "
-            "and the baselines (popularity, itemknn, ease, rp3beta), e.g. blend,popcolisten."
+            "and the baselines (popularity, itemknn, ease, rp3beta, ials), e.g. popcolisten."
         ),
     ] = None,
     listeners: ListenersFile = None,
@@ -365,7 +365,9 @@ def eval_ranking(
     as_json: Json = False,
 ):
     """Recall@10/20, NDCG@10, MAP@10, coverage, novelty, diversity, fit time and throughput
-    of every ranker, side by side on the same candidates of the seeded holdout split."""
+    of every ranker, side by side on the same candidates of the seeded holdout split, each
+    compared with the best baseline (paired bootstrap), overall and for light, medium and
+    heavy listeners."""
     from .evaluation.ranking import (
         METRICS,
         check_report_path,
@@ -400,7 +402,9 @@ def eval_ranking(
         "of the held-out items",
         title_justify="left",
     )
-    heads = ["ranker", *METRICS, "cov@10", "nov@10", "ILD@10", "vs ease", "fit s", "req/s"]
+    best = result.best_baseline
+    heads = ["ranker", *METRICS, "cov@10", "nov@10", "ILD@10", f"vs {best} [95% CI]", "fit s",
+             "req/s"]  # fmt: skip
     for h in heads:
         table.add_column(h, justify="left" if h == "ranker" else "right")
     for r in sorted(result.results, key=lambda r: -r.metrics["ndcg@10"]):
@@ -411,11 +415,23 @@ def eval_ranking(
             f"{m['coverage@10']:.3f}",
             f"{m['novelty@10']:.2f}",
             f"{m['diversity@10']:.3f}",
-            "-" if r.vs_ease is None else f"{r.vs_ease[0]:+.1%}",
+            f"{r.vs_best[0]:+.1%} [{r.vs_best[1]:+.1%}, {r.vs_best[2]:+.1%}]",
             f"{r.fit_seconds:.1f}",
             f"{r.requests_per_second:.0f}",
         )
     _console().print(table)
+    groups = Table(
+        title=f"NDCG@10 by listening activity (thirds by input plays), vs {best}",
+        title_justify="left",
+    )
+    groups.add_column("ranker")
+    for g, a in result.activity.items():
+        groups.add_column(f"{g} ({a['min_plays']:,}-{a['max_plays']:,} plays)", justify="right")
+    for r in sorted(result.results, key=lambda r: -r.metrics["ndcg@10"]):
+        groups.add_row(
+            r.name, *(f"{a['ndcg@10']:.4f} ({a['vs_best']:+.1%})" for a in r.by_activity.values())
+        )
+    _console().print(groups)
     if written is not None:
         _console().print(f"[green]report:[/green] {written}")
 

@@ -1,4 +1,4 @@
-"""Rankers and re-rankers for linernotes: popularity, item-kNN, EASE, RP3beta, a blend, MMR,
+"""Rankers and re-rankers for linernotes: popularity, item-kNN, EASE, RP3beta, iALS, a blend, MMR,
 blocklist.
 
 Imported lazily (PEP 562), so loading the plugin to list commands stays fast.
@@ -9,6 +9,7 @@ from linernotes.plugins import lazy_exports
 _WHERE = {
     "Blocklist": "rerank",
     "EASE": "ease",
+    "IALS": "ials",
     "ItemKNN": "itemknn",
     "LearnedBlend": "blend",
     "MMR": "rerank",

@@ -1,4 +1,4 @@
-"""A learned blend of the candidates' features: a linear ranker or LightGBM lambdarank."""
+"""A learned blend of the candidates' features: a linear ranker or LightGBM ranking trees."""
 
 from __future__ import annotations
 
@@ -8,17 +8,22 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 from linernotes import Candidate, Request
+from linernotes.cache import cached
 from linernotes.catalog import Catalog
 
-from ._scoring import cached, history_rows, log_popularity, ordered, pairs
+from ._scoring import history_rows, log_popularity, ordered, pairs
 from .ease import EASE
+from .ials import IALS
 from .itemknn import ItemKNN
 from .popularity import Popularity
+from .rp3beta import RP3beta
 
-MODELS = ("linear", "lambdarank")
+MODELS = ("linear", "lambdarank", "xendcg")
 RETRIEVERS = {"colisten": 500, "tags": 200, "social": 100, "context": 100}
-EASE_PARAMS = {"l2": 100.0, "min_support": 2}
+EASE_PARAMS = {"l2": 100.0, "min_support": 2, "max_items": 8000}
 ITEMKNN_PARAMS = {"neighbours": 100, "shrink": 10.0, "weighting": "bm25"}
+RP3BETA_PARAMS = {"alpha": 1.0, "beta": 0.25, "neighbours": 200}
+IALS_PARAMS = {"factors": 128, "regularization": 50.0, "alpha": 10.0, "iterations": 15}
 
 
 class LearnedBlend:
@@ -27,16 +32,18 @@ class LearnedBlend:
     Features of a candidate: the score of each retriever that proposed it
     (``Candidate.sources``, scaled by the request's best; every source seen in
     training becomes a feature), how many proposed it, EASE scores of the
-    binary and of the play-weighted history and item-kNN scores (raw, scaled
-    and as a rank in the request), log popularity, plays per listener,
+    binary and of the play-weighted history, item-kNN, RP3beta and iALS scores
+    (raw, scaled and as a rank in the request), log popularity, plays per listener,
     popularity within the context's tags, the cosine of its tags with the
     listener's history, how many of the listener's friends play it, and the
     history's size.
 
     ``model`` is ``linear`` (weights found by coordinate ascent on NDCG@10,
-    Metzler & Croft 2007, over standardised features) or ``lambdarank``
-    (LightGBM gradient-boosted trees: ``trees``, ``learning_rate``, ``leaves``,
-    ``min_child_samples``).
+    Metzler & Croft 2007, over standardised features), ``lambdarank`` or
+    ``xendcg`` (LightGBM gradient-boosted trees trained on the LambdaRank or
+    the cross-entropy NDCG loss, Bruch 2021: ``trees``, ``learning_rate``,
+    ``leaves``, ``min_child_samples``, ``feature_fraction``; ``models`` of them,
+    seeded ``seed``, ``seed + 1``..., whose scores are averaged).
 
     Training needs no labels from outside: ``fit`` splits the catalog it is
     given with :func:`linernotes.split.holdout_split` (``seed``; a
@@ -44,8 +51,10 @@ class LearnedBlend:
     listeners held out), fits the base models and the named ``retrievers``
     (name -> quota, default parameters) on that split's training view, and
     learns to put the held-out artists first among up to ``candidates``
-    candidates. The base models are then refitted on the whole catalog. Fitted
-    on a holdout's training view, it never sees that holdout's held-out items.
+    candidates, for at most ``max_training_listeners`` of them (a seeded
+    sample: the training cost stops growing with the catalog). The base
+    models are then refitted on the whole catalog. Fitted on a holdout's
+    training view, it never sees that holdout's held-out items.
     With ``cache``, the trained model is kept on disk, keyed by the catalog
     version and the parameters.
     """
@@ -58,12 +67,17 @@ class LearnedBlend:
         candidates: int = 500,
         ease: dict[str, Any] | None = None,
         itemknn: dict[str, Any] | None = None,
+        rp3beta: dict[str, Any] | None = None,
+        ials: dict[str, Any] | None = None,
         model: str = "linear",
         trees: int = 300,
         learning_rate: float = 0.05,
         leaves: int = 31,
         min_child_samples: int = 100,
+        feature_fraction: float = 1.0,
+        models: int = 1,
         training_share: float = 0.5,
+        max_training_listeners: int = 2000,
         holdout_fraction: float = 0.1,
         seed: int = 0,
         cache: bool = True,
@@ -74,18 +88,27 @@ class LearnedBlend:
             raise ValueError(f"training_share must be in (0, 1], got {training_share}")
         if not 0 < holdout_fraction < 1:
             raise ValueError(f"holdout_fraction must be in (0, 1), got {holdout_fraction}")
-        if trees < 1 or candidates < 1:
-            raise ValueError("trees and candidates must be at least 1")
+        if not 0 < feature_fraction <= 1:
+            raise ValueError(f"feature_fraction must be in (0, 1], got {feature_fraction}")
+        if min(trees, candidates, max_training_listeners, models) < 1:
+            raise ValueError(
+                "trees, candidates, max_training_listeners and models must be at least 1"
+            )
         self.retrievers = dict(RETRIEVERS if retrievers is None else retrievers)
         self.candidates = candidates
         self.ease_params = dict(EASE_PARAMS if ease is None else ease)
         self.itemknn_params = dict(ITEMKNN_PARAMS if itemknn is None else itemknn)
+        self.rp3beta_params = dict(RP3BETA_PARAMS if rp3beta is None else rp3beta)
+        self.ials_params = dict(IALS_PARAMS if ials is None else ials)
         self.model = model
         self.trees = trees
         self.learning_rate = learning_rate
         self.leaves = leaves
         self.min_child_samples = min_child_samples
+        self.feature_fraction = feature_fraction
+        self.models = models
         self.training_share = training_share
+        self.max_training_listeners = max_training_listeners
         self.holdout_fraction = holdout_fraction
         self.seed = seed
         self.cache = cache
@@ -96,10 +119,14 @@ class LearnedBlend:
     def fit(self, catalog: Catalog) -> None:
         params = {
             "retrievers": self.retrievers, "candidates": self.candidates,
-            "ease": self.ease_params, "itemknn": self.itemknn_params, "model": self.model,
+            "ease": self.ease_params, "itemknn": self.itemknn_params,
+            "rp3beta": self.rp3beta_params, "ials": self.ials_params, "model": self.model,
             "trees": self.trees, "learning_rate": self.learning_rate, "leaves": self.leaves,
-            "min_child_samples": self.min_child_samples,
-            "training_share": self.training_share, "holdout_fraction": self.holdout_fraction,
+            "min_child_samples": self.min_child_samples, "feature_fraction": self.feature_fraction,
+            "models": self.models,
+            "training_share": self.training_share,
+            "max_training_listeners": self.max_training_listeners,
+            "holdout_fraction": self.holdout_fraction,
             "seed": self.seed,
         }  # fmt: skip
         if self.cache:
@@ -126,8 +153,13 @@ class LearnedBlend:
         retrievers = {n: (reg.create("retriever", n), q) for n, q in self.retrievers.items()}
         for r, _ in retrievers.values():
             r.fit(inner.train)
-        requests = inner.requests("validation")
         truth = inner.truth("validation")
+        listeners = inner.listeners("validation")
+        if len(listeners) > self.max_training_listeners:
+            rng = np.random.default_rng(self.seed)
+            chosen = rng.choice(len(listeners), self.max_training_listeners, replace=False)
+            listeners = [listeners[n] for n in sorted(chosen)]
+        requests = inner.requests("validation", listeners)
         pipe = Pipeline(
             inner.train, retrievers, None, None, None, {}, None, candidates=self.candidates
         )
@@ -156,23 +188,26 @@ class LearnedBlend:
         stats = {"training_listeners": len(requests), "training_rows": len(y)}
         return scorer, self.sources, stats
 
-    def _boost(self, x: np.ndarray, y: np.ndarray, sizes: list[int]):
+    def _boost(self, x: np.ndarray, y: np.ndarray, sizes: list[int]) -> Boosted:
         import lightgbm as lgb
 
         params = {
-            "objective": "lambdarank",
+            "objective": "lambdarank" if self.model == "lambdarank" else "rank_xendcg",
             "lambdarank_truncation_level": 20,
             "learning_rate": self.learning_rate,
             "num_leaves": self.leaves,
             "min_child_samples": self.min_child_samples,
-            "seed": self.seed,
+            "feature_fraction": self.feature_fraction,
             "deterministic": True,
             "force_row_wise": True,
             "num_threads": 2,
             "verbose": -1,
         }
-        data = lgb.Dataset(x, y, group=sizes, feature_name=self.columns())
-        return lgb.train(params, data, num_boost_round=self.trees)
+        data = lgb.Dataset(x, y, group=sizes, feature_name=self.columns(), free_raw_data=False)
+        return Boosted([
+            lgb.train({**params, "seed": seed, "objective_seed": seed}, data, self.trees)
+            for seed in range(self.seed, self.seed + self.models)
+        ])  # fmt: skip
 
     def _fit_features(self, catalog: Catalog, cache: bool) -> None:
         from linernotes.evaluation.ranking import tag_vectors
@@ -180,8 +215,10 @@ class LearnedBlend:
         self.catalog = catalog
         self.ease = EASE(**{**self.ease_params, "cache": cache})
         self.itemknn = ItemKNN(**self.itemknn_params)
+        self.rp3beta = RP3beta(**self.rp3beta_params)
+        self.ials = IALS(**{**self.ials_params, "cache": cache})
         self.popularity = Popularity(within_tags=True)
-        for model in (self.ease, self.itemknn, self.popularity):
+        for model in (self.ease, self.itemknn, self.rp3beta, self.ials, self.popularity):
             model.fit(catalog)
         self.pop = log_popularity(catalog)
         listeners = np.maximum(catalog.popularity, 1)
@@ -203,6 +240,8 @@ class LearnedBlend:
             "sources",
             "ease", "ease_scaled", "ease_rank",
             "itemknn", "itemknn_scaled", "itemknn_rank",
+            "rp3beta", "rp3beta_scaled", "rp3beta_rank",
+            "ials", "ials_scaled", "ials_rank",
             "ease_plays", "ease_plays_scaled",
             "popularity", "plays_per_listener", "popularity_in_context",
             "tag_match", "friends", "friends_share", "history",
@@ -217,7 +256,7 @@ class LearnedBlend:
         safe = np.maximum(cols, 0)
         out = [_scaled(rows, np.array([c.sources.get(s, 0.0) for c in flat])) for s in self.sources]
         out.append(np.array([len(c.sources) for c in flat], dtype=np.float64))
-        for model in (self.ease, self.itemknn):
+        for model in (self.ease, self.itemknn, self.rp3beta, self.ials):
             s = model.score(requests, candidates)
             out += [s, _scaled(rows, s), _rank(rows, s)]
         s = self.ease.score(requests, candidates, weights=_play_weights(requests))
@@ -294,6 +333,16 @@ def _play_weights(requests: Sequence[Request]) -> list[dict[str, float]]:
         mean = float(np.mean(list(logs.values()))) if logs else 1.0
         out.append({i: v / mean if mean > 0 else 1.0 for i, v in logs.items()})
     return out
+
+
+class Boosted:
+    """LightGBM rankers whose scores are averaged."""
+
+    def __init__(self, boosters: list):
+        self.boosters = boosters
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.mean([b.predict(x) for b in self.boosters], axis=0)
 
 
 class Linear:

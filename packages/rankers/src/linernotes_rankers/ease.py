@@ -9,39 +9,46 @@ from typing import ClassVar
 
 import numpy as np
 from linernotes import Candidate, Request
+from linernotes.cache import cached
 from linernotes.catalog import Catalog
 
-from ._scoring import cached, history_rows, log_popularity, ordered, pairs, weighted
+from ._scoring import history_rows, log_popularity, ordered, pairs, weighted
 
 
 class EASE:
     """Scores ``x_u · B`` with ``B = I - P diagMat(1 / diag(P))``, ``P = (XᵀX + l2·I)⁻¹``.
 
     ``X`` is the binary listener x artist matrix over the artists played by at
-    least ``min_support`` listeners (the pruning keeps the dense inverse
-    tractable: memory grows with the square of the item count, time with its
-    cube). Artists below the threshold rank after all modelled ones, by
-    popularity. ``fit_stats`` holds the modelled item count, fit seconds and
+    least ``min_support`` listeners, at most the ``max_items`` most played of
+    them (the pruning keeps the dense inverse tractable: memory grows with the
+    square of the item count, time with its cube, so the cap bounds both at
+    any catalog size). Artists outside the model rank after all modelled
+    ones, by popularity. ``fit_stats`` holds the modelled item count, fit seconds and
     the peak memory of the fit. With ``cache``, the fitted ``B`` is kept on
     disk, keyed by the catalog version and the parameters.
     """
 
     name: ClassVar[str] = "ease"
 
-    def __init__(self, l2: float = 100.0, min_support: int = 2, cache: bool = True):
+    def __init__(
+        self, l2: float = 100.0, min_support: int = 2, max_items: int = 8000, cache: bool = True
+    ):
         if l2 <= 0:
             raise ValueError(f"l2 must be positive, got {l2}")
         if min_support < 1:
             raise ValueError(f"min_support must be at least 1, got {min_support}")
+        if max_items < 1:
+            raise ValueError(f"max_items must be at least 1, got {max_items}")
         self.l2 = l2
         self.min_support = min_support
+        self.max_items = max_items
         self.cache = cache
         self.weights: np.ndarray | None = None
         self.fit_stats: dict[str, float] = {}
 
     def fit(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        params = {"l2": self.l2, "min_support": self.min_support}
+        params = {"l2": self.l2, "min_support": self.min_support, "max_items": self.max_items}
         start = time.perf_counter()
         if self.cache:
             state = cached("ease", catalog, params, lambda: self._solve(catalog))
@@ -58,6 +65,9 @@ class EASE:
         try:
             start = time.perf_counter()
             items = np.flatnonzero(catalog.popularity >= self.min_support)
+            if len(items) > self.max_items:  # the most played; ties: the earlier artist
+                top = np.argsort(-catalog.popularity[items], kind="stable")[: self.max_items]
+                items = np.sort(items[top])
             x = weighted(catalog.plays_matrix[:, items], "binary")
             gram = (x.T @ x).toarray()
             gram[np.diag_indices_from(gram)] += self.l2

@@ -7,6 +7,11 @@ orders the same lists, so the comparison is fair; the share of held-out items
 that the lists contain (``candidate_recall``) bounds every ranker's recall.
 Rankers are fitted on :attr:`linernotes.split.Holdout.train` and never see a
 held-out item.
+
+The report compares every ranker with the best baseline (the
+:data:`BASELINES` member with the highest NDCG@10) by a paired bootstrap over
+listeners, overall and per listening activity: the split's listeners in
+thirds by the plays in their input history (light, medium, heavy).
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..metrics import average_precision_at_k, ndcg_at_k, recall_at_k
 
-BASELINES = ("popularity", "itemknn", "ease", "rp3beta")
+BASELINES = ("popularity", "itemknn", "ease", "rp3beta", "ials")
 """Rankers that every comparison includes."""
 
 METRICS = ("recall@10", "recall@20", "ndcg@10", "map@10")
+
+ACTIVITY = ("light", "medium", "heavy")
+"""Listener groups by the plays in their input history, in thirds of the split."""
 
 
 @dataclass
@@ -39,15 +47,22 @@ class RankerResult:
     params: dict[str, Any]
     metrics: dict[str, float]
     ndcg_ci: tuple[float, float]
-    vs_ease: tuple[float, float, float] | None
+    vs_best: tuple[float, float, float]
     fit_seconds: float
     requests_per_second: float
     fit_stats: dict[str, float] = field(default_factory=dict)
+    by_activity: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
 class RankingEvaluation:
-    """The side-by-side comparison: setup, per-ranker results, per-listener NDCG@10."""
+    """The side-by-side comparison: setup, per-ranker results, per-listener NDCG@10.
+
+    ``vs_best`` of each result is its NDCG@10 relative to ``best_baseline``'s
+    with a 95% paired bootstrap interval; ``by_activity`` holds the same
+    (``ndcg@10``, ``vs_best``, ``low``, ``high``) per activity group, whose
+    listener counts and play ranges are in ``activity``.
+    """
 
     dataset: str
     split: str
@@ -56,6 +71,8 @@ class RankingEvaluation:
     candidates: int
     retrievers: dict[str, int]
     candidate_recall: float
+    best_baseline: str
+    activity: dict[str, dict[str, int]]
     results: list[RankerResult]
     per_listener_ndcg: dict[str, list[float]]
 
@@ -213,20 +230,23 @@ def evaluate_ranking(
                            dict(getattr(ranker, "fit_stats", {}) or {})))  # fmt: skip
             bar.advance(task)
 
+    groups = activity_groups([sum(r.listener.history.values()) for r in requests])
+    ndcg = {name: v["ndcg@10"] for name, v in per_listener.items()}
+    best = max((n for n in ndcg if n in BASELINES), key=lambda n: ndcg[n].mean())
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(requests), size=(bootstrap, len(requests)))
-    ease = per_listener.get("ease", {}).get("ndcg@10")
     results = []
     for name, component, params, metrics, fit_s, rank_s, stats in fitted:
-        ndcg = per_listener[name]["ndcg@10"]
-        means = ndcg[draws].mean(axis=1)
-        vs = None
-        if ease is not None and ease.mean() > 0:
-            rel = means / ease[draws].mean(axis=1) - 1
-            vs = (
-                float(ndcg.mean() / ease.mean() - 1),
-                *map(float, np.percentile(rel, [2.5, 97.5])),
-            )
+        means = ndcg[name][draws].mean(axis=1)
+        by_activity = {}
+        for group, members in groups.items():
+            ours, theirs = ndcg[name][members], ndcg[best][members]
+            sample = rng.integers(0, len(members), size=(bootstrap, len(members)))
+            by_activity[group] = {
+                "ndcg@10": float(ours.mean()),
+                **dict(zip(("vs_best", "low", "high"), paired_difference(ours, theirs, sample),
+                           strict=True)),
+            }  # fmt: skip
         results.append(
             RankerResult(
                 name,
@@ -234,17 +254,42 @@ def evaluate_ranking(
                 params,
                 metrics,
                 tuple(map(float, np.percentile(means, [2.5, 97.5]))),
-                vs,
+                paired_difference(ndcg[name], ndcg[best], draws),
                 fit_s,
                 len(requests) / rank_s if rank_s > 0 else float("inf"),
                 stats,
+                by_activity,
             )  # fmt: skip
         )
+    plays = np.array([sum(r.listener.history.values()) for r in requests])
+    activity = {
+        g: {"listeners": len(m), "min_plays": int(plays[m].min()), "max_plays": int(plays[m].max())}
+        for g, m in groups.items()
+    }
     return RankingEvaluation(
         catalog.name, split, seed, len(requests), int(cfg.candidates),
-        {n: int(e.quota) for n, e in cfg.retrievers.items()}, ceiling, results,
-        {name: v["ndcg@10"].tolist() for name, v in per_listener.items()},
+        {n: int(e.quota) for n, e in cfg.retrievers.items()}, ceiling, best, activity, results,
+        {name: v.tolist() for name, v in ndcg.items()},
     )  # fmt: skip
+
+
+def activity_groups(plays: Sequence[float]) -> dict[str, np.ndarray]:
+    """Listener positions in thirds by ``plays`` (ties keep the listener order): the
+    :data:`ACTIVITY` groups, lightest first."""
+    order = np.argsort(np.asarray(plays), kind="stable")
+    parts = zip(ACTIVITY, np.array_split(order, 3), strict=True)
+    return {g: np.sort(part) for g, part in parts if len(part)}
+
+
+def paired_difference(
+    a: np.ndarray, b: np.ndarray, draws: np.ndarray
+) -> tuple[float, float, float]:
+    """``mean(a) / mean(b) - 1`` and its 95% paired bootstrap interval over ``draws`` (rows of
+    listener positions), or zeros when ``b`` is all zero."""
+    if b.mean() <= 0:
+        return (0.0, 0.0, 0.0)
+    rel = a[draws].mean(axis=1) / np.maximum(b[draws].mean(axis=1), 1e-12) - 1
+    return (float(a.mean() / b.mean() - 1), *map(float, np.percentile(rel, [2.5, 97.5])))
 
 
 def _progress(enabled: bool):
@@ -285,30 +330,51 @@ def write_report(evaluation: RankingEvaluation, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(plot, dpi=120)
     plt.close(fig)
-    head = ["ranker", *METRICS, "coverage@10", "novelty@10", "diversity@10", "vs EASE",
-            "fit s", "req/s"]  # fmt: skip
-    rows = [_row(r) for r in sorted(evaluation.results, key=lambda r: -r.metrics["ndcg@10"])]
+    best = evaluation.best_baseline
+    ranked = sorted(evaluation.results, key=lambda r: -r.metrics["ndcg@10"])
+    head = ["ranker", *METRICS, "NDCG@10 95% CI", "coverage@10", "novelty@10", "diversity@10",
+            f"vs {best} [95% CI]", "fit s", "req/s"]  # fmt: skip
+    rows = [_row(r) for r in ranked]
+    groups = evaluation.activity
+    activity_head = ["ranker"] + [
+        f"{g} ({a['listeners']} listeners, {a['min_plays']:,}-{a['max_plays']:,} plays)"
+        for g, a in groups.items()
+    ]
+    activity_rows = [[r.name] + [_versus(r.by_activity[g], best) for g in groups] for r in ranked]
     setup = (
         f"{evaluation.listeners} {evaluation.split} listeners, seed {evaluation.seed}; "
         f"candidates: union of {', '.join(f'{n} ({q})' for n, q in evaluation.retrievers.items())}"
         f", {evaluation.candidates} in all; they hold {evaluation.candidate_recall:.1%} of the "
         "held-out items (the recall ceiling)."
     )
+    versus = (
+        f"vs {best}: relative NDCG@10 difference from the best baseline, with its 95% paired "
+        "bootstrap interval over listeners."
+    )
+    activity = (
+        "NDCG@10 by listening activity (thirds of the listeners by the plays in their input "
+        f"history), and in brackets the difference from {best} in that group."
+    )
     if path.suffix == ".md":
-        table = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        table += ["| " + " | ".join(r) + " |" for r in rows]
-        text = "\n".join([f"# Ranking evaluation: {evaluation.dataset}", "", setup, "",
-                          f"![NDCG@10 per ranker]({plot.name})", "", *table, ""])  # fmt: skip
+        text = "\n".join([
+            f"# Ranking evaluation: {evaluation.dataset}", "", setup, "", versus, "",
+            f"![NDCG@10 per ranker]({plot.name})", "", *_markdown(head, rows), "",
+            "## By listening activity", "", activity, "", *_markdown(activity_head, activity_rows),
+            "",
+        ])  # fmt: skip
     else:
         from html import escape
 
-        cells = "".join(f"<th>{escape(h)}</th>" for h in head)
-        body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows)
         text = (
-            f"<!doctype html><html><head><meta charset='utf-8'><title>Ranking evaluation</title>"
-            f"</head><body><h1>Ranking evaluation: {escape(evaluation.dataset)}</h1>"
-            f"<p>{escape(setup)}</p><img src='{escape(plot.name)}' alt='NDCG@10 per ranker'>"
-            f"<table border='1'><tr>{cells}</tr>{body}</table></body></html>\n"
+            "<!doctype html><html><head><meta charset='utf-8'><title>Ranking evaluation</title>"
+            "<style>body{font-family:sans-serif;max-width:80rem;margin:2rem auto}table{"
+            "border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;"
+            "text-align:right}td:first-child{text-align:left}</style></head><body>"
+            f"<h1>Ranking evaluation: {escape(evaluation.dataset)}</h1>"
+            f"<p>{escape(setup)}</p><p>{escape(versus)}</p>"
+            f"<img src='{escape(plot.name)}' alt='NDCG@10 per ranker'>"
+            f"{_html(head, rows)}<h2>By listening activity</h2><p>{escape(activity)}</p>"
+            f"{_html(activity_head, activity_rows)}</body></html>\n"
         )
     path.write_text(text)
     return path
@@ -316,18 +382,35 @@ def write_report(evaluation: RankingEvaluation, path: Path) -> Path:
 
 def _row(r: RankerResult) -> list[str]:
     m = r.metrics
-    vs = (
-        "-"
-        if r.vs_ease is None
-        else f"{r.vs_ease[0]:+.1%} [{r.vs_ease[1]:+.1%}, {r.vs_ease[2]:+.1%}]"
-    )
     return [
         r.name,
         *(f"{m[k]:.4f}" for k in METRICS),
+        f"[{r.ndcg_ci[0]:.4f}, {r.ndcg_ci[1]:.4f}]",
         f"{m['coverage@10']:.3f}",
         f"{m['novelty@10']:.2f}",
         f"{m['diversity@10']:.3f}",
-        vs,
+        f"{r.vs_best[0]:+.1%} [{r.vs_best[1]:+.1%}, {r.vs_best[2]:+.1%}]",
         f"{r.fit_seconds:.1f}",
         f"{r.requests_per_second:.0f}",
     ]
+
+
+def _versus(group: dict[str, float], best: str) -> str:
+    return (
+        f"{group['ndcg@10']:.4f} ({group['vs_best']:+.1%} [{group['low']:+.1%}, "
+        f"{group['high']:+.1%}])"
+    )
+
+
+def _markdown(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + [
+        "| " + " | ".join(r) + " |" for r in rows
+    ]
+
+
+def _html(head: list[str], rows: list[list[str]]) -> str:
+    from html import escape
+
+    cells = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{cells}</tr>{body}</table>"
