@@ -267,7 +267,7 @@ def test_an_inline_history_ranks_like_the_known_listener(catalog, make):
 
 
 def test_blend_learns_a_feature_per_source_and_ranks_ad_hoc_listeners(catalog):
-    blend = small_blend(retrievers={"colisten": 20, "popular": 5})
+    blend = small_blend(retrievers={"colisten": 20, "popular": 5}, model="linear")
     blend.fit(catalog)
     assert {"source_colisten", "source_popular", "ease", "tag_match", "friends"} <= set(
         blend.columns()

@@ -230,23 +230,24 @@ def evaluate_ranking(
                            dict(getattr(ranker, "fit_stats", {}) or {})))  # fmt: skip
             bar.advance(task)
 
-    groups = activity_groups([sum(r.listener.history.values()) for r in requests])
+    plays = np.array([sum(r.listener.history.values()) for r in requests])
+    groups = activity_groups(plays)
     ndcg = {name: v["ndcg@10"] for name, v in per_listener.items()}
     best = max((n for n in ndcg if n in BASELINES), key=lambda n: ndcg[n].mean())
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(requests), size=(bootstrap, len(requests)))
+    group_draws = {g: rng.integers(0, len(m), size=(bootstrap, len(m))) for g, m in groups.items()}
     results = []
     for name, component, params, metrics, fit_s, rank_s, stats in fitted:
         means = ndcg[name][draws].mean(axis=1)
         by_activity = {}
         for group, members in groups.items():
             ours, theirs = ndcg[name][members], ndcg[best][members]
-            sample = rng.integers(0, len(members), size=(bootstrap, len(members)))
+            versus = paired_difference(ours, theirs, group_draws[group])
             by_activity[group] = {
                 "ndcg@10": float(ours.mean()),
-                **dict(zip(("vs_best", "low", "high"), paired_difference(ours, theirs, sample),
-                           strict=True)),
-            }  # fmt: skip
+                **dict(zip(("vs_best", "low", "high"), versus, strict=True)),
+            }
         results.append(
             RankerResult(
                 name,
@@ -261,7 +262,6 @@ def evaluate_ranking(
                 by_activity,
             )  # fmt: skip
         )
-    plays = np.array([sum(r.listener.history.values()) for r in requests])
     activity = {
         g: {"listeners": len(m), "min_plays": int(plays[m].min()), "max_plays": int(plays[m].max())}
         for g, m in groups.items()
