@@ -1,5 +1,7 @@
 """Popularity, item-kNN, EASE, RP3beta, iALS and the blend: contracts and behaviour."""
 
+import pickle
+
 import numpy as np
 import pytest
 from linernotes import Candidate, Context, Listener, Request
@@ -339,6 +341,9 @@ def test_blend_can_use_lightgbm_ranking_trees(catalog, model):
     assert first.num_feature() == second.num_feature() == len(blend.columns())
     x = blend.features(*_one_request(catalog))
     assert np.allclose(blend.scorer.predict(x), (first.predict(x) + second.predict(x)) / 2)
+    loaded = pickle.loads(pickle.dumps(blend.scorer))  # as the cache stores it: model text
+    assert "boosters" not in vars(loaded)
+    assert np.array_equal(loaded.predict(x), blend.scorer.predict(x))
     listener = catalog.listener_ids[2]
     ranked = blend.rank([Request(Listener(listener, catalog.history(listener)))],
                         [unheard(catalog, listener)])[0]  # fmt: skip

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -131,8 +133,8 @@ class LearnedBlend:
         }  # fmt: skip
         if self.cache:
             self.scorer, self.sources, stats = cached(
-                "blend", catalog, params, lambda: self._train(catalog)
-            )
+                "blend", catalog, params, lambda: self._train(catalog), version=2
+            )  # version 2: tree models kept as LightGBM's model text
         else:
             self.scorer, self.sources, stats = self._train(catalog)
         self._fit_features(catalog, cache=self.cache)
@@ -189,8 +191,7 @@ class LearnedBlend:
         return scorer, self.sources, stats
 
     def _boost(self, x: np.ndarray, y: np.ndarray, sizes: list[int]) -> Boosted:
-        import lightgbm as lgb
-
+        lgb = _lightgbm()
         params = {
             "objective": "lambdarank" if self.model == "lambdarank" else "rank_xendcg",
             "lambdarank_truncation_level": 20,
@@ -206,6 +207,7 @@ class LearnedBlend:
         data = lgb.Dataset(x, y, group=sizes, feature_name=self.columns(), free_raw_data=False)
         return Boosted([
             lgb.train({**params, "seed": seed, "objective_seed": seed}, data, self.trees)
+            .model_to_string()
             for seed in range(self.seed, self.seed + self.models)
         ])  # fmt: skip
 
@@ -336,13 +338,37 @@ def _play_weights(requests: Sequence[Request]) -> list[dict[str, float]]:
 
 
 class Boosted:
-    """LightGBM rankers whose scores are averaged."""
+    """LightGBM rankers whose scores are averaged, kept (and pickled) as LightGBM's model
+    text, so that loading a fitted blend imports nothing until it first predicts."""
 
-    def __init__(self, boosters: list):
-        self.boosters = boosters
+    def __init__(self, models: list[str]):
+        self.models = models
+
+    @cached_property
+    def boosters(self) -> list:
+        lgb = _lightgbm()
+        return [lgb.Booster(model_str=m) for m in self.models]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.mean([b.predict(x) for b in self.boosters], axis=0)
+
+    def __getstate__(self) -> dict:
+        return {"models": self.models}
+
+
+def _lightgbm():
+    """``lightgbm``, imported without its optional scikit-learn and pandas layers (seconds of
+    imports that a ranker of numpy arrays never uses), unless they are loaded already."""
+    if "lightgbm" in sys.modules:
+        return sys.modules["lightgbm"]
+    absent = [m for m in ("sklearn", "pandas") if m not in sys.modules]
+    sys.modules.update(dict.fromkeys(absent))  # None: "not installed" to lightgbm's compat
+    try:
+        import lightgbm
+    finally:
+        for m in absent:
+            del sys.modules[m]
+    return lightgbm
 
 
 class Linear:

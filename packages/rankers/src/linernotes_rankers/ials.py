@@ -68,7 +68,9 @@ class IALS:
             "iterations": self.iterations, "weighting": self.weighting, "seed": self.seed,
         }  # fmt: skip
         if self.cache:
-            self.item_factors = cached("ials", catalog, params, lambda: self._train(catalog))
+            self.item_factors = cached(
+                "ials", catalog, params, lambda: self._train(catalog), version=2
+            )  # version 2: the factors alone, no implicit model
         else:
             self.item_factors = self._train(catalog)
         y = self.item_factors.astype(np.float64)
