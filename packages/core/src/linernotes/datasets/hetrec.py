@@ -8,7 +8,7 @@ the catalog's profanity, slurs and jokes out of every story.
 
 from __future__ import annotations
 
-import json
+from json.encoder import encode_basestring_ascii  # json.dumps' own, for ensure_ascii
 from pathlib import Path
 from typing import ClassVar
 
@@ -227,110 +227,217 @@ def _item_tags(taggings: pl.DataFrame, tags: pl.DataFrame, genres: dict[str, str
     )
 
 
-def _fact_frame(rows: list[tuple[str, str, str, str, dict]]) -> pl.DataFrame:
+FACT_SCHEMA = {
+    "fact_id": pl.String,
+    "item_id": pl.String,
+    "kind": pl.String,
+    "text": pl.String,
+    "values": pl.String,
+}
+# strings json.dumps writes as they are, in quotes: printable ASCII but the quote and backslash
+PLAIN_JSON = r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$"
+COLISTEN_BLOCK = 1 << 24  # co-listening pairs computed at once (a bound on the block's memory)
+
+
+def _json_str(s: pl.Series) -> pl.Series:
+    """``json.dumps`` of each string (``null`` for a missing one), vectorised.
+
+    Plain printable ASCII is quoted by polars; the rest goes through the very function
+    ``json.dumps`` uses (``ensure_ascii``), once per distinct string.
+    """
+    s = s.cast(pl.String)
+    odd = s.filter(~s.str.contains(PLAIN_JSON)).drop_nulls().unique()
+    quoted = pl.concat_str(pl.lit('"'), pl.col("s"), pl.lit('"'))
+    out = s.to_frame("s").select(quoted)
+    if odd.len():
+        enc = pl.Series([encode_basestring_ascii(v) for v in odd.to_list()], dtype=pl.String)
+        out = s.to_frame("s").select(
+            pl.when(pl.col("s").is_in(odd.implode()))
+            .then(pl.col("s").replace_strict(odd, enc, default=None))
+            .otherwise(quoted)
+        )
+    return out.to_series().fill_null("null").alias(s.name)
+
+
+def _str(s: pl.Series) -> pl.Series:
+    """``f"{x}"`` of each value (``None`` for a missing one)."""
+    return s.cast(pl.String).fill_null("None")
+
+
+def _grouped(s: pl.Series) -> pl.Series:
+    """``f"{n:,}"`` of each integer, vectorised over its distinct values."""
+    big = s.filter(s.abs() >= 1000).unique()
+    out = _str(s)
+    if big.len():
+        text = pl.Series([f"{n:,}" for n in big.to_list()], dtype=pl.String)
+        out = pl.select(
+            pl.when(s.abs() >= 1000).then(s.replace_strict(big, text, default=None)).otherwise(out)
+        ).to_series()
+    return out
+
+
+def _plural(n: pl.Series, one: str, many: str) -> pl.Series:
+    """``f"{n:,} {one if n == 1 else many}"`` of each integer."""
+    return pl.select(
+        pl.concat_str(
+            _grouped(n), pl.lit(" "), pl.when(n == 1).then(pl.lit(one)).otherwise(pl.lit(many))
+        )
+    ).to_series()
+
+
+def _cat(*parts: pl.Series | str) -> pl.Series:
+    """Row-wise concatenation of string series and literal strings."""
+    return pl.select(pl.concat_str([pl.lit(p) for p in parts])).to_series()
+
+
+def _fact_frame(fact_id, item_id, kind: str, text, values) -> pl.DataFrame:
     return pl.DataFrame(
-        [(f, i, k, t, json.dumps(v)) for f, i, k, t, v in rows],
-        schema={
-            "fact_id": pl.String,
-            "item_id": pl.String,
-            "kind": pl.String,
-            "text": pl.String,
-            "values": pl.String,
+        {
+            "fact_id": fact_id,
+            "item_id": item_id,
+            "kind": pl.repeat(kind, len(fact_id), dtype=pl.String, eager=True),
+            "text": text,
+            "values": values,
         },
-        orient="row",
+        schema=FACT_SCHEMA,
     )
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n:,} {one if n == 1 else many}"
-
-
 def _stat_facts(items: pl.DataFrame) -> pl.DataFrame:
-    rows = [
-        (
-            f"{i}:stats",
-            i,
-            "stats",
-            f"{name} has {_plural(n, 'listener', 'listeners')} in this catalog, "
-            f"with {_plural(p, 'play', 'plays')} in all.",
-            {"name": name, "listeners": n, "plays": p},
-        )
-        for i, name, n, p in items.filter(pl.col("listeners") > 0)
-        .select("item_id", "name", "listeners", "plays")
-        .iter_rows()
-    ]
-    return _fact_frame(rows)
+    """``{name} has N listeners in this catalog, with M plays in all.`` per played item."""
+    df = items.filter(pl.col("listeners") > 0)
+    i, name, n, p = df["item_id"], df["name"], df["listeners"], df["plays"]
+    return _fact_frame(
+        _cat(i, ":stats"),
+        i,
+        "stats",
+        _cat(
+            _str(name),
+            " has ",
+            _plural(n, "listener", "listeners"),
+            " in this catalog, with ",
+            _plural(p, "play", "plays"),
+            " in all.",
+        ),
+        _cat('{"name": ', _json_str(name), ', "listeners": ', _str(n), ', "plays": ', _str(p), "}"),
+    )
 
 
 def _tag_facts(items: pl.DataFrame, item_tags: pl.DataFrame, per_item: int) -> pl.DataFrame:
-    names = dict(items.select("item_id", "name").iter_rows())
-    rows = []
-    top = item_tags.group_by("item_id", maintain_order=True).head(per_item)
-    for i, tag, n, year in top.iter_rows():
-        name = names[i]
-        slug = tag.replace(" ", "-")
-        who = _plural(n, "listener", "listeners")
-        rows.append(
-            (
-                f"{i}:tag:{slug}",
-                i,
-                "tag",
-                f"{who} tagged {name} as {tag}.",
-                {"name": name, "tag": tag, "listeners": n},
-            )
+    """An item's top tags, each with the year it was first given where known."""
+    top = (
+        item_tags.group_by("item_id", maintain_order=True)
+        .head(per_item)
+        .join(items.select("item_id", "name"), on="item_id", how="left", maintain_order="left")
+    )
+    i, tag, n, year, name = (top[c] for c in ("item_id", "tag", "listeners", "first_year", "name"))
+    slug = tag.str.replace_all(" ", "-", literal=True)
+    text_name, json_name, json_tag = _str(name), _json_str(name), _json_str(tag)
+    tags = _fact_frame(
+        _cat(i, ":tag:", slug),
+        i,
+        "tag",
+        _cat(_plural(n, "listener", "listeners"), " tagged ", text_name, " as ", tag, "."),
+        _cat('{"name": ', json_name, ', "tag": ', json_tag, ', "listeners": ', _str(n), "}"),
+    )
+    years = _fact_frame(
+        _cat(i, ":tag-year:", slug),
+        i,
+        "tag_year",
+        _cat(text_name, " was first tagged ", tag, " in ", _str(year), "."),
+        _cat('{"name": ', json_name, ', "tag": ', json_tag, ', "year": ', _str(year), "}"),
+    )
+    # each tag fact is followed by its year fact, as the rows were once written one by one
+    order = pl.int_range(pl.len(), dtype=pl.Int64)
+    return (
+        pl.concat(
+            [
+                tags.with_columns(_order=2 * order),
+                years.with_columns(_order=2 * order + 1).filter(year.is_not_null()),
+            ]
         )
-        if year is not None:
-            rows.append(
-                (
-                    f"{i}:tag-year:{slug}",
-                    i,
-                    "tag_year",
-                    f"{name} was first tagged {tag} in {year}.",
-                    {"name": name, "tag": tag, "year": year},
-                )
-            )
-    return _fact_frame(rows)
+        .sort("_order")
+        .drop("_order")
+    )
+
+
+def _colisten_pairs(
+    x: sp.csr_matrix, per_item: int, min_shared: int, block: int = COLISTEN_BLOCK
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each column's ``per_item`` most co-occurring other columns of the 0/1 matrix ``x``.
+
+    ``(a, b, n)``: ``n`` rows hold both ``a`` and ``b``, ``n >= min_shared``; ordered by
+    ``a``, then most shared first, then ``b``. The same as ranking the rows of ``x.T @ x``
+    (diagonal left out), but computed a block of ``a`` at a time, each block's product
+    holding at most about ``block`` pairs, so memory does not grow with the whole product.
+    """
+    n_cols = x.shape[1]
+    xt = x.T.tocsr()
+    # the pairs row a of xt @ x can hold (its listeners' items, summed): a bound on its size
+    work = xt @ np.diff(x.indptr).astype(np.int64)
+    cum = np.cumsum(work)
+    a_parts, b_parts, n_parts = [], [], []
+    lo = 0
+    while lo < n_cols:
+        done = cum[lo - 1] if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(cum, done + block, side="right")))
+        co = (xt[lo:hi] @ x).tocsr()
+        a = np.repeat(np.arange(lo, hi, dtype=co.indices.dtype), np.diff(co.indptr))
+        keep = (a != co.indices) & (co.data >= min_shared)
+        a, b, n = (v[keep].astype(np.int64) for v in (a, co.indices, co.data))
+        del co, keep
+        if len(a):
+            # sort by a, then n descending, then b, as one integer key
+            top = int(n.max()) + 1
+            if (hi - lo) * top * n_cols < 1 << 62:
+                order = np.argsort(((a - lo) * top + (top - 1 - n)) * n_cols + b)
+            else:
+                order = np.lexsort((b, -n, a))
+            a, b, n = a[order], b[order], n[order]
+            first = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+            rank = np.arange(len(a)) - np.repeat(first, np.diff(np.r_[first, len(a)]))
+            keep = rank < per_item
+            a_parts.append(a[keep])
+            b_parts.append(b[keep])
+            n_parts.append(n[keep])
+        lo = hi
+    if not a_parts:
+        return (np.zeros(0, np.int64),) * 3
+    return np.concatenate(a_parts), np.concatenate(b_parts), np.concatenate(n_parts)
 
 
 def _colisten_facts(
     items: pl.DataFrame, plays: pl.DataFrame, per_item: int, min_shared: int
 ) -> pl.DataFrame:
     """ "Listeners of A also play B" for each item's most co-listened items."""
-    ids = items["item_id"].to_list()
-    names = items["name"].to_list()
-    col = {int(i): j for j, i in enumerate(ids)}
-    users = plays["user"].unique().sort()
-    row = {u: r for r, u in enumerate(users.to_list())}
-    x = sp.csr_matrix(
-        (
-            np.ones(plays.height, dtype=np.float32),
-            (
-                [row[u] for u in plays["user"].to_list()],
-                [col[a] for a in plays["artist"].to_list()],
-            ),
-        ),
-        shape=(len(users), len(ids)),
+    # a row per listener (in id order), a column per item (in the items' order)
+    columns = items.select(artist=pl.col("item_id").cast(pl.Int64)).with_row_index("column")
+    cells = plays.select(row=pl.col("user").rank("dense") - 1, artist="artist").join(
+        columns, on="artist"
     )
-    co = (x.T @ x).tocsr()
-    co.setdiag(0)
-    co.eliminate_zeros()
-    rows = []
-    for a in range(co.shape[0]):
-        lo, hi = co.indptr[a], co.indptr[a + 1]
-        if lo == hi:
-            continue
-        counts, others = co.data[lo:hi], co.indices[lo:hi]
-        order = np.lexsort((others, -counts))[:per_item]
-        for b, n in zip(others[order], counts[order].astype(int), strict=True):
-            if n < min_shared:
-                break
-            rows.append(
-                (
-                    f"{ids[a]}:colisten:{ids[b]}",
-                    ids[a],
-                    "colisten",
-                    f"{n:,} listeners of {names[a]} also play {names[b]}.",
-                    {"name": names[a], "artist": names[b], "other_item": ids[b], "shared": int(n)},
-                )
-            )
-    return _fact_frame(rows)
+    x = sp.csr_matrix(
+        (np.ones(cells.height, dtype=np.int32), (cells["row"], cells["column"])),
+        shape=(plays["user"].n_unique(), items.height),
+    )
+    a, b, n = _colisten_pairs(x, per_item, min_shared)
+    ids, names = items["item_id"], items["name"]
+    shared = pl.Series(n, dtype=pl.Int64)
+    a_id, b_id = ids.gather(a), ids.gather(b)
+    a_name, b_name = names.gather(a), names.gather(b)
+    return _fact_frame(
+        _cat(a_id, ":colisten:", b_id),
+        a_id,
+        "colisten",
+        _cat(_grouped(shared), " listeners of ", _str(a_name), " also play ", _str(b_name), "."),
+        _cat(
+            '{"name": ',
+            _json_str(a_name),
+            ', "artist": ',
+            _json_str(b_name),
+            ', "other_item": ',
+            _json_str(b_id),
+            ', "shared": ',
+            _str(shared),
+            "}",
+        ),
+    )
