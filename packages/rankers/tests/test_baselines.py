@@ -310,6 +310,26 @@ def test_blend_is_deterministic(catalog):
     assert a.rank(req, cands) == b.rank(req, cands)
 
 
+def test_the_popularity_penalty_moves_less_played_artists_up(catalog):
+    blend = small_blend()
+    blend.fit(catalog)
+    requests, candidates = _one_request(catalog)
+    x = blend.features(requests, candidates)
+    popularity = x[:, blend.columns().index("popularity")]
+    scores = blend.scorer.predict(x) / blend.fit_stats["score_sd"]
+    plain = blend.rank(requests, candidates)[0]
+    blend.popularity_penalty = 1e6  # popularity decides; the score only breaks its ties
+    pushed = blend.rank(requests, candidates)[0]
+    by_id = {c.item_id: n for n, c in enumerate(candidates[0])}
+    assert [popularity[by_id[c.item_id]] for c in pushed] == sorted(popularity)
+    blend.popularity_penalty = 0.0
+    ids = [c.item_id for c in candidates[0]]
+    by_score = [ids[n] for n in np.lexsort((ids, -scores))]
+    assert [c.item_id for c in blend.rank(requests, candidates)[0]] == by_score
+    assert [c.item_id for c in plain] != [c.item_id for c in pushed]
+    assert blend.fit_stats["score_sd"] > 0
+
+
 @pytest.mark.parametrize(
     "make,message",
     [
@@ -321,6 +341,7 @@ def test_blend_is_deterministic(catalog):
         (lambda: LearnedBlend(feature_fraction=0), "feature_fraction must be in"),
         (lambda: LearnedBlend(models=0), "models must be at least 1"),
         (lambda: LearnedBlend(training_share=0), "training_share must be in"),
+        (lambda: LearnedBlend(popularity_penalty=-1), "popularity_penalty must be at least 0"),
     ],
 )
 def test_bad_parameters_are_refused(make, message):
