@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--memory-gb", type=float, default=12.0, help="address space per stage")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per stage")
     parser.add_argument("--overrides", default="", help="more Hydra overrides, comma separated")
+    only = "only the stages whose name holds one of these words, comma separated (the rest kept)"
+    parser.add_argument("--stages", default="", help=only)
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "img" / "scale.png")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -69,8 +71,12 @@ def main() -> None:
         shutil.rmtree(cache / "fitted", ignore_errors=True)
         shutil.rmtree(cache / "embeddings", ignore_errors=True)
         row = results.setdefault(f"{scale:g}", {"scale": scale, "listeners": listeners})
-        row["stages"] = {}
+        words = [w for w in args.stages.split(",") if w]
+        if not words:
+            row["stages"] = {}
         for stage in stages(data, extra):
+            if words and not any(w in stage["name"] for w in words):
+                continue
             spec = {**stage, "data": str(data), "overrides": BASE + extra + stage.get("extra", [])}
             spec["listeners"] = args.listeners
             unfit = [n for n, r in row["stages"].items() if n.startswith("fit") and "failed" in r]

@@ -398,3 +398,17 @@ def test_a_second_fit_on_the_same_catalog_version_loads_from_the_cache(
     assert second.rank(requests, candidates) == first.rank(requests, candidates)
     with pytest.raises(AssertionError, match="refitted"):
         make().fit(Catalog.from_tables(catalog.tables, "tiny", "v2"))
+
+
+@pytest.mark.parametrize(
+    "fit",
+    [lambda c: ItemKNN(neighbours=5)._similarity(c)[0], lambda c: RP3beta(neighbours=5)._walk(c)],
+)
+def test_neighbours_in_blocks_are_those_of_the_whole_product(catalog, monkeypatch, fit):
+    import linernotes.sparse
+
+    whole = fit(catalog)  # the tiny catalog's product is one block
+    monkeypatch.setattr(linernotes.sparse, "PAIRS_PER_BLOCK", 50)
+    blocked = fit(catalog)
+    assert blocked.nnz and (blocked != whole).nnz == 0
+    assert np.array_equal(blocked.indptr, whole.indptr)

@@ -1,4 +1,5 @@
 import linernotes_retrievers
+import numpy as np
 import pytest
 from linernotes import Context, Listener, Request
 from linernotes.catalog import Catalog
@@ -254,3 +255,34 @@ def test_a_second_fit_on_the_same_catalog_version_loads_from_the_cache(
     make().fit(versioned)
     with pytest.raises(AssertionError, match="refitted"):
         make().fit(Catalog.from_tables(catalog.tables, catalog.name, "v2"))
+
+
+@pytest.mark.parametrize("weighting", ["count", "bm25", "tfidf"])
+def test_colistening_in_blocks_is_the_similarity_of_the_whole_product(
+    catalog, monkeypatch, weighting
+):
+    import linernotes.sparse
+
+    retriever = CoListening(weighting=weighting, neighbours=10)
+    whole = retriever._similarity(catalog)  # the tiny catalog's product is one block
+    monkeypatch.setattr(linernotes.sparse, "PAIRS_PER_BLOCK", 50)
+    blocked = retriever._similarity(catalog)
+    assert blocked.nnz and (blocked != whole).nnz == 0
+    assert np.array_equal(blocked.indptr, whole.indptr)
+
+
+def test_tag_scores_are_bm25s_scores_of_each_tag_alone(catalog):
+    import bm25s
+
+    retriever = fitted(TagRetriever, catalog)
+    counts = retriever.item_tags.counts.tocsr()
+    tokens = [t.replace(" ", "_") for t in retriever.item_tags.tags]
+    docs = [
+        [tokens[t] for t, c in zip(row.indices, row.data, strict=True) for _ in range(int(c))]
+        for row in counts
+    ]
+    bm25 = bm25s.BM25(k1=retriever.k1, b=retriever.b)
+    bm25.index(docs, show_progress=False)
+    expected = np.vstack([bm25.get_scores([t]) for t in tokens])
+    assert retriever.scores.dtype == expected.dtype
+    assert np.array_equal(retriever.scores.toarray(), expected)

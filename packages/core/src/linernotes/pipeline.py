@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from .catalog import Catalog
 from .errors import DataError, LinernotesError, PipelineError
 from .ground import Grounder
@@ -347,17 +349,11 @@ class Pipeline:
 
     def _retrieve(self, reqs: list[Request]) -> list[list[Candidate]]:
         lists = {name: r.retrieve(reqs, quota) for name, (r, quota) in self.retrievers.items()}
-        return [
-            merge(
-                {name: lists[name][n] for name in lists},
-                self.weights,
-                self.candidates,
-                exclude=(set(req.listener.history) | {req.context.seed})
-                if self.exclude_heard
-                else set(),
-            )
-            for n, req in enumerate(reqs)
+        excludes = [
+            {*req.listener.history, req.context.seed} if self.exclude_heard else set()
+            for req in reqs
         ]
+        return merge_batch(lists, self.weights, self.candidates, excludes)
 
     def _screen(self, packs: list[FactPack]) -> list[FactPack]:
         """Let every filter with a ``screen`` method clean the facts before generation."""
@@ -419,17 +415,64 @@ def merge(
     ``sum(weight / (RRF_K + rank))`` over the lists that propose it (weight 1
     for retrievers not in ``weights``); ``sources`` keeps every retriever's own
     score. Items in ``exclude`` (what the listener already plays) are dropped.
+    Ties go to the smaller item id.
     """
-    merged: dict[str, Candidate] = {}
-    for name, candidates in lists.items():
-        weight = weights.get(name, 1.0)
-        for rank, c in enumerate(candidates, 1):
-            if c.item_id in exclude:
-                continue
-            m = merged.setdefault(c.item_id, Candidate(c.item_id, 0.0, {}))
-            m.sources.update(c.sources)
-            m.score += weight / (RRF_K + rank)
-    return sorted(merged.values(), key=lambda c: (-c.score, c.item_id))[:budget]
+    return merge_batch({name: [c] for name, c in lists.items()}, weights, budget, [exclude])[0]
+
+
+def merge_batch(
+    lists: dict[str, list[list[Candidate]]],
+    weights: dict[str, float],
+    budget: int,
+    excludes: Sequence[set[str | None]],
+) -> list[list[Candidate]]:
+    """:func:`merge` for a batch at once: ``lists`` holds each retriever's candidate lists,
+    one per request, and ``excludes`` each request's items to drop."""
+    size = len(excludes)
+    entries: list[Candidate] = []
+    rows, gains = [], []
+    for name, per_request in lists.items():
+        lengths = np.array([len(c) for c in per_request], dtype=np.int64)
+        starts = np.cumsum(lengths) - lengths
+        ranks = np.arange(lengths.sum()) - np.repeat(starts, lengths) + 1
+        rows.append(np.repeat(np.arange(len(per_request)), lengths))
+        gains.append(weights.get(name, 1.0) / (RRF_K + ranks))
+        entries.extend(c for cs in per_request for c in cs)
+    if not entries:
+        return [[] for _ in range(size)]
+    codes: dict[str, int] = {}  # item id -> its code in this batch
+    items = np.array([codes.setdefault(c.item_id, len(codes)) for c in entries], dtype=np.int64)
+    width = len(codes)
+    keys = np.concatenate(rows) * width + items  # (request, item) as one number
+    dropped = [r * width + codes[i] for r, ex in enumerate(excludes) for i in ex if i in codes]
+    keep = ~np.isin(keys, dropped)
+    merged, group = np.unique(keys[keep], return_inverse=True)
+    scores = np.bincount(group, weights=np.concatenate(gains)[keep])  # summed in list order
+    merged_rows, merged_items = np.divmod(merged, width)
+    names = list(codes)
+    id_order = np.empty(width, dtype=np.int64)  # ties go to the smaller item id
+    id_order[sorted(range(width), key=names.__getitem__)] = np.arange(width)
+    order = np.lexsort((id_order[merged_items], -scores, merged_rows))
+    ordered_rows = merged_rows[order]
+    chosen = order[np.arange(len(order)) - np.searchsorted(ordered_rows, ordered_rows) < budget]
+    slot = np.full(len(merged), -1)
+    slot[chosen] = np.arange(len(chosen))
+    sources: list[dict[str, float]] = [{} for _ in chosen]
+    kept = (e for e, k in zip(entries, keep.tolist(), strict=True) if k)
+    for entry, s in zip(kept, slot[group].tolist(), strict=True):
+        if s >= 0:
+            sources[s].update(entry.sources)
+    out: list[list[Candidate]] = [[] for _ in range(size)]
+    picks = zip(
+        merged_rows[chosen].tolist(),
+        merged_items[chosen].tolist(),
+        scores[chosen].tolist(),
+        sources,
+        strict=True,
+    )
+    for r, i, score, found in picks:
+        out[r].append(Candidate(names[i], score, found))
+    return out
 
 
 def _progress(show: bool):

@@ -1,5 +1,4 @@
-"""Shared pieces of the scoring rankers: weighted matrices, history rows, ordering, top-k
-rows."""
+"""Shared pieces of the scoring rankers: weighted matrices, history rows, ordering."""
 
 from __future__ import annotations
 
@@ -57,15 +56,28 @@ def pairs(candidates: Sequence[list[Candidate]], index: dict[str, int]):
 
 def ordered(candidates: Sequence[list[Candidate]], scores: np.ndarray) -> list[list[Candidate]]:
     """Each request's candidates with the flat ``scores``, best first (ties: smaller id first)."""
-    out, start = [], 0
-    for cands in candidates:
-        part = scores[start : start + len(cands)].tolist()  # Python floats, in one call
-        start += len(cands)
-        scored = [
-            Candidate(c.item_id, s, dict(c.sources)) for c, s in zip(cands, part, strict=True)
-        ]
-        scored.sort(key=lambda c: (-c.score, c.item_id))
-        out.append(scored)
+    flat = [c for cs in candidates for c in cs]
+    out: list[list[Candidate]] = [[] for _ in candidates]
+    if not flat:
+        return out
+    ids = [c.item_id for c in flat]
+    by_name = {name: n for n, name in enumerate(sorted(set(ids)))}
+    rows = np.repeat(np.arange(len(candidates)), [len(c) for c in candidates])
+    order = np.lexsort((np.array([by_name[i] for i in ids]), -scores, rows)).tolist()
+    values, row_of = scores.tolist(), rows.tolist()  # Python numbers, in one call each
+    for n in order:
+        c = flat[n]
+        out[row_of[n]].append(Candidate(c.item_id, values[n], dict(c.sources)))
+    return out
+
+
+def gather(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, block: int = 256) -> np.ndarray:
+    """``m[rows, cols]`` as a flat array, read from dense blocks of ``block`` rows of ``m``."""
+    out = np.zeros(len(rows))
+    for lo in range(0, m.shape[0], block):
+        sel = (rows >= lo) & (rows < lo + block)
+        if sel.any():
+            out[sel] = m[lo : lo + block].toarray()[rows[sel] - lo, cols[sel]]
     return out
 
 
@@ -73,17 +85,3 @@ def log_popularity(catalog: Catalog) -> np.ndarray:
     """log(1 + listeners) per item, divided by the largest, in [0, 1]."""
     pop = np.log1p(catalog.popularity.astype(np.float64))
     return pop / pop.max() if pop.max() > 0 else pop
-
-
-def top_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the ``k`` largest entries of each row (ties: smaller column)."""
-    m.sort_indices()
-    keep = np.zeros(m.nnz, dtype=bool)
-    for r in range(m.shape[0]):
-        lo, hi = m.indptr[r], m.indptr[r + 1]
-        if hi - lo <= k:
-            keep[lo:hi] = True
-        else:
-            keep[lo + np.lexsort((m.indices[lo:hi], -m.data[lo:hi]))[:k]] = True
-    coo = m.tocoo()
-    return sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=m.shape)

@@ -13,7 +13,7 @@ from linernotes import Candidate, Request
 from linernotes.cache import cached
 from linernotes.catalog import Catalog
 
-from ._scoring import history_rows, log_popularity, ordered, pairs
+from ._scoring import gather, history_rows, log_popularity, ordered, pairs
 from .ease import EASE
 from .ials import IALS
 from .itemknn import ItemKNN
@@ -271,20 +271,27 @@ class LearnedBlend:
         """The feature matrix, one row per candidate (requests in order, candidates in order)."""
         index = self.catalog.item_index
         rows, cols = pairs(candidates, index)
-        flat = [c for cs in candidates for c in cs]
+        found = [c.sources for cs in candidates for c in cs]
         known = cols >= 0
         safe = np.maximum(cols, 0)
-        out = [_scaled(rows, np.array([c.sources.get(s, 0.0) for c in flat])) for s in self.sources]
-        out.append(np.array([len(c.sources) for c in flat], dtype=np.float64))
-        for model in (self.ease, self.itemknn, self.rp3beta, self.ials):
-            s = model.score(requests, candidates)
+        out = [_scaled(rows, np.array([f.get(s, 0.0) for f in found])) for s in self.sources]
+        out.append(np.array([len(f) for f in found], dtype=np.float64))
+        history = history_rows(requests, index, len(index))
+        binary = self.ials.weighting == "binary"
+        for model, rows_of in (
+            (self.ease, history),
+            (self.itemknn, history),
+            (self.rp3beta, history),
+            (self.ials, history if binary else self.ials.history(requests)),
+        ):
+            s = model.score_pairs(rows_of, rows, cols)
             out += [s, _scaled(rows, s), _rank(rows, s)]
-        s = self.ease.score(requests, candidates, weights=_play_weights(requests))
+        plays = history_rows(requests, index, len(index), _play_weights(requests))
+        s = self.ease.score_pairs(plays, rows, cols)
         out += [s, _scaled(rows, s)]
         pop = np.where(known, self.pop[safe], 0.0)
         out += [pop, np.where(known, self.engagement[safe], 0.0)]
         out.append(self.popularity.score(requests, candidates) - pop)
-        history = history_rows(requests, index, len(index))
         profile = history.astype(self.tags.dtype) @ self.tags  # float64 would copy the tags
         norms = np.linalg.norm(profile, axis=1, keepdims=True)
         profile = profile / np.where(norms > 0, norms, 1)
@@ -296,11 +303,11 @@ class LearnedBlend:
         out.append(np.where(known, match, 0.0))
         friends = self._friends(requests)
         playing = (friends @ self.listened).tocsr()
-        count = np.where(known, np.asarray(playing[rows, safe]).ravel(), 0.0)
+        count = np.where(known, gather(playing, rows, safe), 0.0)
         n_friends = np.asarray(friends.sum(axis=1)).ravel()[rows]
         out += [np.log1p(count), count / np.maximum(n_friends, 1)]
         out.append(np.log1p(np.asarray(history.sum(axis=1)).ravel()[rows]))
-        return np.column_stack(out) if flat else np.zeros((0, len(self.columns())))
+        return np.column_stack(out) if found else np.zeros((0, len(self.columns())))
 
     def _friends(self, requests: Sequence[Request]) -> sp.csr_matrix:
         index = self.catalog.listener_index
@@ -351,9 +358,11 @@ def _play_weights(requests: Sequence[Request]) -> list[dict[str, float]]:
     """Each history's log plays, scaled to mean 1, so heavily played artists count more."""
     out = []
     for req in requests:
-        logs = {i: np.log1p(p) for i, p in req.listener.history.items()}
-        mean = float(np.mean(list(logs.values()))) if logs else 1.0
-        out.append({i: v / mean if mean > 0 else 1.0 for i, v in logs.items()})
+        history = req.listener.history
+        logs = np.log1p(np.fromiter(history.values(), np.float64, len(history)))
+        mean = float(np.mean(logs)) if len(logs) else 1.0
+        scaled = logs / mean if mean > 0 else np.ones(len(logs))
+        out.append(dict(zip(history, scaled.tolist(), strict=True)))
     return out
 
 

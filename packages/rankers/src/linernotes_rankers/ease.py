@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from linernotes import Candidate, Request
 from linernotes.cache import cached
 from linernotes.catalog import Catalog
@@ -97,20 +98,24 @@ class EASE:
         """
         if self.weights is None:
             raise RuntimeError("call fit(catalog) before rank()")
-        rows, cols = pairs(candidates, self.catalog.item_index)
+        index = self.catalog.item_index
+        rows, cols = pairs(candidates, index)
+        return self.score_pairs(history_rows(requests, index, len(index), weights), rows, cols)
+
+    def score_pairs(self, history: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray):
+        """Scores of the (request row, item column) pairs given the requests' ``history``
+        rows (see :func:`._scoring.history_rows`); column -1 is an unknown item."""
         scores = np.zeros(len(rows))
         if not len(rows):
             return scores
         modelled = self.column[np.maximum(cols, 0)]
         modelled[cols < 0] = -1
         known = modelled >= 0
-        index = self.catalog.item_index
-        history = history_rows(requests, index, len(self.catalog.item_ids), weights)
         x = history[:, self.items].astype(self.weights.dtype)  # a float64 x would copy all of B
         # sparse history rows times B's rows: a few dense rows, with no copy of B's columns
         part = np.asarray(x @ self.weights)
         scores[known] = part[rows[known], modelled[known]]
-        floor = np.full(len(requests), 0.0)
+        floor = np.full(history.shape[0], 0.0)
         if known.any():
             np.minimum.at(floor, rows[known], scores[known])
         pop = np.where(cols >= 0, self.pop[np.maximum(cols, 0)], 0.0)

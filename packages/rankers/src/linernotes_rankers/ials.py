@@ -16,6 +16,7 @@ from linernotes.catalog import Catalog
 from ._scoring import history_rows, ordered, pairs, weighted
 
 WEIGHTINGS = ("binary", "log")
+CHUNK = 32768  # candidates scored at once
 
 
 class IALS:
@@ -97,33 +98,48 @@ class IALS:
             raise RuntimeError("call fit(catalog) before rank()")
         index = self.catalog.item_index
         rows, cols = pairs(candidates, index)
-        scores = np.zeros(len(rows))
-        if not len(rows):
-            return scores
+        return self.score_pairs(self.history(requests), rows, cols)
+
+    def history(self, requests: Sequence[Request]) -> sp.csr_matrix:
+        """The requests' history rows as this model weighs them: 1, or log plays."""
         weights = None
         if self.weighting == "log":
             weights = [{i: np.log1p(p) for i, p in r.listener.history.items()} for r in requests]
-        history = history_rows(requests, index, len(index), weights)
+        index = self.catalog.item_index
+        return history_rows(requests, index, len(index), weights)
+
+    def score_pairs(self, history: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray):
+        """Scores of the (request row, item column) pairs given the requests' ``history``
+        rows (see :meth:`history`); column -1 is an unknown item."""
+        scores = np.zeros(len(rows))
+        if not len(rows):
+            return scores
         users = self.fold_in(history)
-        known = cols >= 0
-        factors = self.item_factors
-        scores[known] = np.einsum("ij,ij->i", users[rows[known]], factors[cols[known]])
+        known = np.flatnonzero(cols >= 0)
+        for lo in range(0, len(known), CHUNK):  # small blocks of factors stay in cache
+            part = known[lo : lo + CHUNK]
+            scores[part] = np.einsum("ij,ij->i", users[rows[part]], self.item_factors[cols[part]])
         return scores
 
     def fold_in(self, history: sp.csr_matrix) -> np.ndarray:
         """Listener factors ``u`` per row of weights ``w``: the minimiser of
         ``sum_j c_j (p_j - u·v_j)² + regularization |u|²`` with ``c = alpha·w, p = 1`` on
-        the row's artists and ``c = 1, p = 0`` elsewhere."""
+        the row's artists and ``c = 1, p = 0`` elsewhere. The systems are solved together."""
         y = self.item_factors
         out = np.zeros((history.shape[0], self.factors))
-        for r in range(history.shape[0]):
-            lo, hi = history.indptr[r], history.indptr[r + 1]
-            if lo == hi:
-                continue
-            v = y[history.indices[lo:hi]].astype(np.float64)
-            c = self.alpha * history.data[lo:hi]
-            a = self._gram + (v.T * (c - 1)) @ v
-            out[r] = np.linalg.solve(a, v.T @ c)
+        filled = np.flatnonzero(np.diff(history.indptr))
+        step = max(1, CHUNK // self.factors)  # systems per solve
+        for start in range(0, len(filled), step):
+            block = filled[start : start + step]
+            a = np.empty((len(block), self.factors, self.factors))
+            b = np.empty((len(block), self.factors, 1))
+            for n, r in enumerate(block):
+                lo, hi = history.indptr[r], history.indptr[r + 1]
+                v = y[history.indices[lo:hi]].astype(np.float64)
+                c = self.alpha * history.data[lo:hi]
+                a[n] = self._gram + (v.T * (c - 1)) @ v
+                b[n, :, 0] = v.T @ c
+            out[block] = np.linalg.solve(a, b)[:, :, 0]
         return out
 
     def rank(

@@ -10,8 +10,9 @@ import scipy.sparse as sp
 from linernotes import Candidate, Request
 from linernotes.cache import cached
 from linernotes.catalog import Catalog
+from linernotes.sparse import top_of_product
 
-from ._scoring import WEIGHTINGS, history_rows, ordered, pairs, top_per_row, weighted
+from ._scoring import WEIGHTINGS, gather, history_rows, ordered, pairs, weighted
 
 
 class ItemKNN:
@@ -42,18 +43,17 @@ class ItemKNN:
         self.catalog = catalog
         params = {"neighbours": self.neighbours, "shrink": self.shrink, "weighting": self.weighting}
         self.similarity, self._by_history = cached(
-            "itemknn", catalog, params, lambda: self._similarity(catalog)
+            "itemknn", catalog, params, lambda: self._similarity(catalog), version=2
         )
 
     def _similarity(self, catalog: Catalog) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         w = weighted(catalog.plays_matrix, self.weighting).tocsc()
-        gram = (w.T @ w).tocoo()
         norms = np.sqrt(np.asarray(w.multiply(w).sum(axis=0)).ravel())
-        keep = gram.row != gram.col
-        rows, cols = gram.row[keep], gram.col[keep]
-        sims = gram.data[keep] / (norms[rows] * norms[cols] + self.shrink)
-        full = sp.csr_matrix((sims, (rows, cols)), shape=gram.shape)
-        similarity = top_per_row(full, self.neighbours)  # row c: c's nearest artists
+
+        def cosine(rows: np.ndarray, cols: np.ndarray, dots: np.ndarray) -> np.ndarray:
+            return dots / (norms[rows] * norms[cols] + self.shrink)
+
+        similarity = top_of_product(w.T, w, self.neighbours, cosine)  # row c: c's nearest
         return similarity, similarity.T.tocsr()  # row h: the artists h is a neighbour of
 
     def score(self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]):
@@ -62,12 +62,16 @@ class ItemKNN:
             raise RuntimeError("call fit(catalog) before rank()")
         index = self.catalog.item_index
         rows, cols = pairs(candidates, index)
+        return self.score_pairs(history_rows(requests, index, len(index)), rows, cols)
+
+    def score_pairs(self, history: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray):
+        """Scores of the (request row, item column) pairs given the requests' binary
+        ``history`` rows (see :func:`._scoring.history_rows`); column -1 is an unknown item."""
         scores = np.zeros(len(rows))
         if len(rows):
-            history = history_rows(requests, index, len(index))
             full = (history @ self._by_history).tocsr()
             known = cols >= 0
-            scores[known] = np.asarray(full[rows[known], cols[known]]).ravel()
+            scores[known] = gather(full, rows[known], cols[known])
         return scores
 
     def rank(

@@ -56,12 +56,16 @@ class Popularity:
             raise RuntimeError("call fit(catalog) before rank()")
         _, cols = pairs(candidates, self.catalog.item_index)
         scores = np.where(cols >= 0, self.pop[np.maximum(cols, 0)], 0.0)
-        start = 0
+        start, by_words = 0, {}
         for req, cands in zip(requests, candidates, strict=True):
-            counts = self.tag_counts(req)
-            for n, c in enumerate(cands):
-                if c.item_id in counts:
-                    scores[start + n] += 1 + np.log1p(counts[c.item_id])
+            words = req.context.words()
+            if words not in by_words:  # requests in one context share its counts
+                by_words[words] = self.tag_counts(req)
+            counts = by_words[words]
+            if counts:
+                for n, c in enumerate(cands):
+                    if c.item_id in counts:
+                        scores[start + n] += 1 + np.log1p(counts[c.item_id])
             start += len(cands)
         return scores
 

@@ -11,8 +11,9 @@ import scipy.sparse as sp
 from linernotes import Candidate, Request
 from linernotes.cache import cached
 from linernotes.catalog import Catalog
+from linernotes.sparse import top_of_product
 
-from ._scoring import history_rows, ordered, pairs, top_per_row
+from ._scoring import gather, history_rows, ordered, pairs
 
 
 class RP3beta:
@@ -42,20 +43,21 @@ class RP3beta:
     def fit(self, catalog: Catalog) -> None:
         self.catalog = catalog
         params = {"alpha": self.alpha, "beta": self.beta, "neighbours": self.neighbours}
-        self.walk = cached("rp3beta", catalog, params, lambda: self._walk(catalog))
+        self.walk = cached("rp3beta", catalog, params, lambda: self._walk(catalog), version=2)
 
     def _walk(self, catalog: Catalog) -> sp.csr_matrix:
         x = catalog.plays_matrix.tocsr().astype(np.float64)
         x.data[:] = 1.0
         listener_step = _rows_sum_to_one(x).power(self.alpha)  # listener -> artist
         artist_step = _rows_sum_to_one(x.T.tocsr()).power(self.alpha)  # artist -> listener
-        walk = (artist_step @ listener_step).tocsr()  # artist -> artist in three steps
         popularity = np.asarray(x.sum(axis=0)).ravel()
         penalty = np.where(popularity > 0, popularity, 1.0) ** -self.beta
-        walk = walk @ sp.diags(penalty)
-        walk.setdiag(0.0)
-        walk.eliminate_zeros()
-        return top_per_row(walk.tocsr(), self.neighbours)  # row i: where i leads
+
+        def damped(rows: np.ndarray, cols: np.ndarray, steps: np.ndarray) -> np.ndarray:
+            return steps * penalty[cols]
+
+        # artist -> artist in three steps; row i: where i leads
+        return top_of_product(artist_step, listener_step, self.neighbours, damped)
 
     def score(self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]):
         """Flat scores of every candidate (see :func:`._scoring.pairs` for the order)."""
@@ -63,11 +65,16 @@ class RP3beta:
             raise RuntimeError("call fit(catalog) before rank()")
         index = self.catalog.item_index
         rows, cols = pairs(candidates, index)
+        return self.score_pairs(history_rows(requests, index, len(index)), rows, cols)
+
+    def score_pairs(self, history: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray):
+        """Scores of the (request row, item column) pairs given the requests' binary
+        ``history`` rows (see :func:`._scoring.history_rows`); column -1 is an unknown item."""
         scores = np.zeros(len(rows))
         if len(rows):
-            reached = (history_rows(requests, index, len(index)) @ self.walk).tocsr()
+            reached = (history @ self.walk).tocsr()
             known = cols >= 0
-            scores[known] = np.asarray(reached[rows[known], cols[known]]).ravel()
+            scores[known] = gather(reached, rows[known], cols[known])
         return scores
 
     def rank(

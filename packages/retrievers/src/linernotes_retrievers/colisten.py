@@ -10,6 +10,9 @@ import scipy.sparse as sp
 from linernotes import Candidate, Request
 from linernotes.cache import cached
 from linernotes.catalog import Catalog
+from linernotes.sparse import top_of_product
+
+from ._batch import candidate_lists, histories, seeds, top_sparse
 
 WEIGHTINGS = ("count", "log", "bm25", "tfidf")
 
@@ -53,16 +56,18 @@ class CoListening:
             "weighting": self.weighting, "neighbours": self.neighbours, "shrink": self.shrink,
             "k1": self.k1, "b": self.b,
         }  # fmt: skip
-        self.similarity = cached("colisten", catalog, params, lambda: self._similarity(catalog))
+        self.similarity = cached(
+            "colisten", catalog, params, lambda: self._similarity(catalog), version=2
+        )
 
     def _similarity(self, catalog: Catalog) -> sp.csr_matrix:
         w = self._weights(catalog.plays_matrix.astype(np.float64))
-        gram = (w.T @ w).tocoo()
         norms = np.sqrt(np.asarray(w.multiply(w).sum(axis=0)).ravel())
-        keep = gram.row != gram.col
-        rows, cols, dots = gram.row[keep], gram.col[keep], gram.data[keep]
-        sims = dots / (norms[rows] * norms[cols] + self.shrink)
-        return _top_per_row(sp.csr_matrix((sims, (rows, cols)), shape=gram.shape), self.neighbours)
+
+        def cosine(rows: np.ndarray, cols: np.ndarray, dots: np.ndarray) -> np.ndarray:
+            return dots / (norms[rows] * norms[cols] + self.shrink)
+
+        return top_of_product(w.T, w, self.neighbours, cosine)
 
     def _weights(self, x: sp.csr_matrix) -> sp.csr_matrix:
         x = x.tocoo()
@@ -84,50 +89,15 @@ class CoListening:
         if self.similarity is None:
             raise RuntimeError("call fit(catalog) before retrieve()")
         index = self.catalog.item_index
-        rows, cols, vals = [], [], []
-        for r, req in enumerate(requests):
-            weights = {i: np.log1p(p) for i, p in req.listener.history.items() if i in index}
-            if req.context.seed in index:
-                weights[req.context.seed] = weights.get(req.context.seed, 0) + max(
-                    sum(weights.values()), 1.0
-                )
-            for item, w in weights.items():
-                rows.append(r)
-                cols.append(index[item])
-                vals.append(w)
+        rows, cols, plays = histories(requests, index)
+        vals = np.log1p(plays)
+        seed_rows, seed_cols = seeds(requests, index)
+        if len(seed_rows):  # a seed weighs as much as the history (added to its own weight)
+            totals = np.bincount(rows, weights=vals, minlength=len(requests))
+            rows = np.concatenate([rows, seed_rows])
+            cols = np.concatenate([cols, seed_cols])
+            vals = np.concatenate([vals, np.maximum(totals[seed_rows], 1.0)])
         query = sp.csr_matrix((vals, (rows, cols)), shape=(len(requests), len(index)))
         scores = (query @ self.similarity).tocsr()
-        out = []
-        for r, req in enumerate(requests):
-            lo, hi = scores.indptr[r], scores.indptr[r + 1]
-            items, vals_r = scores.indices[lo:hi], scores.data[lo:hi]
-            heard = {index[i] for i in req.listener.history if i in index}
-            order = np.lexsort((items, -vals_r))
-            picked = [
-                (items[j], float(vals_r[j]))
-                for j in order
-                if vals_r[j] > 0 and items[j] not in heard
-            ][:n]
-            ids = self.catalog.item_ids
-            out.append([Candidate(ids[i], s, {self.name: s}) for i, s in picked])
-        return out
-
-
-def _top_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the ``k`` largest entries of each row (ties by column)."""
-    m.sort_indices()
-    rows, cols, vals = [], [], []
-    for r in range(m.shape[0]):
-        lo, hi = m.indptr[r], m.indptr[r + 1]
-        if lo == hi:
-            continue
-        c, v = m.indices[lo:hi], m.data[lo:hi]
-        top = np.lexsort((c, -v))[:k]
-        rows.append(np.full(len(top), r))
-        cols.append(c[top])
-        vals.append(v[top])
-    if not rows:
-        return sp.csr_matrix(m.shape)
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=m.shape
-    )
+        picks = top_sparse(scores, n, histories(requests, index)[:2])
+        return candidate_lists(len(requests), picks, self.catalog.item_ids, self.name)

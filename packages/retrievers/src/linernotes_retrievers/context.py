@@ -9,8 +9,9 @@ import numpy as np
 from linernotes import Candidate, Listener, Request
 from linernotes.catalog import Catalog
 
+from ._batch import candidate_lists, heard_cells, top_dense
 from .colisten import CoListening
-from .lexicon import ItemTags, Lexicon, heard, top_new
+from .lexicon import ItemTags, Lexicon
 
 
 class ContextRetriever:
@@ -49,20 +50,30 @@ class ContextRetriever:
     def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
         if self.popularity is None:
             raise RuntimeError("call fit(catalog) before retrieve()")
-        index, ids = self.catalog.item_index, self.catalog.item_ids
-        out = []
-        for req in requests:
-            scores = np.zeros(len(ids))
-            tags = self.item_tags.vector(self.words.tags(req.context.words()))
-            if tags.sum() > 0:
-                fit = self.item_tags.shares @ (tags / tags.max())
-                scores += fit * self.popularity**self.popularity_weight
-            if req.context.seed in index:
-                seed_only = Request(Listener(), req.context)
-                [near] = self.colisten.retrieve([seed_only], n + len(req.listener.history))
+        index = self.catalog.item_index
+        fits = {}
+        for r, req in enumerate(requests):
+            words = req.context.words()
+            tags = self.item_tags.vector(self.words.tags(words)) if words else None
+            if tags is not None and tags.sum() > 0:
+                fits[r] = tags / tags.max()
+        seeded = [r for r, req in enumerate(requests) if req.context.seed in index]
+        active = sorted({*fits, *seeded})  # the requests with candidates, as rows of scores
+        row = {r: a for a, r in enumerate(active)}
+        scores = np.zeros((len(active), len(index)))
+        if fits:
+            fit = (self.item_tags.shares @ np.vstack(list(fits.values())).T).T
+            scores[[row[r] for r in fits]] += fit * self.popularity**self.popularity_weight
+        if seeded:
+            extra = [len(requests[r].listener.history) for r in seeded]
+            seeds = [Request(Listener(), requests[r].context) for r in seeded]
+            nears = self.colisten.retrieve(seeds, n + max(extra))
+            for r, more, near in zip(seeded, extra, nears, strict=True):
+                near = near[: n + more]
                 top = near[0].score if near else 1.0
                 for c in near:
-                    scores[index[c.item_id]] += c.score / top
-            picked = top_new(scores, n, heard(req, index), ids)
-            out.append([Candidate(i, s, {self.name: s}) for i, s in picked])
-        return out
+                    scores[row[r], index[c.item_id]] += c.score / top
+        heard = heard_cells([requests[r] for r in active], index)
+        rows, cols, vals = top_dense(scores, n, heard)
+        picks = (np.array(active, dtype=np.int64)[rows], cols, vals)
+        return candidate_lists(len(requests), picks, self.catalog.item_ids, self.name)

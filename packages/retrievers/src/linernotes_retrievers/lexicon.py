@@ -9,6 +9,7 @@ reads as ``trip hop``), so a typo in the lexicon is an error, not a silent miss.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -21,6 +22,8 @@ from linernotes.cache import cached
 from linernotes.catalog import Catalog
 from linernotes.errors import DataError
 from linernotes.text import normalize
+
+from ._batch import best_per_row, histories
 
 LEXICON = "lexicon.yaml"
 
@@ -136,30 +139,26 @@ class ItemTags:
                 v[self.index[tag]] += w
         return v
 
-    def profile(self, history: dict[str, float], item_index: dict[str, int], top: int) -> dict:
-        """A listener's ``top`` tags: item tag shares summed with log-play weights, sum 1."""
-        rows = [item_index[i] for i in history if i in item_index]
-        if not rows:
-            return {}
-        w = np.log1p(np.array([history[i] for i in history if i in item_index]))
-        totals = self.shares[rows].T @ w
-        order = np.lexsort((np.arange(len(totals)), -totals))[:top]
-        keep = [(self.tags[t], float(totals[t])) for t in order if totals[t] > 0]
-        norm = sum(w for _, w in keep)
-        return {t: w / norm for t, w in keep}
+    def profiles(self, requests: Sequence[Request], item_index: dict[str, int], top: int):
+        """Each request's ``top`` tags, a row per request over :attr:`tags`: its history's
+        item tag shares summed with log-play weights, the kept ones scaled to sum 1."""
+        rows, cols, plays = histories(requests, item_index)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(requests)))])
+        # rows in history order, so that every tag's total adds up in that order
+        history = sp.csr_matrix(
+            (np.log1p(plays), cols, indptr), shape=(len(requests), self.shares.shape[0])
+        )
+        totals = (history @ self.shares).toarray()
+        r, c = np.nonzero(totals > 0)
+        best = best_per_row(r, c, totals[r, c], top)
+        r, c = r[best], c[best]
+        kept = totals[r, c]
+        out = np.zeros_like(totals)
+        out[r, c] = kept / np.bincount(r, weights=kept, minlength=len(requests))[r]
+        return out
 
 
 def heard(request: Request, item_index: dict[str, int]) -> set[int]:
     """Indices of the items a request already has: its history and its seed."""
     items = [*request.listener.history, request.context.seed]
     return {item_index[i] for i in items if i in item_index}
-
-
-def top_new(scores: np.ndarray, n: int, heard: set[int], ids: list[str]) -> list[tuple[str, float]]:
-    """The ``n`` best positive-scored items not in ``heard``, best first, ties by index."""
-    k = min(n + len(heard), int((scores > 0).sum()))
-    if k <= 0:
-        return []
-    part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    order = part[np.lexsort((part, -scores[part]))]
-    return [(ids[i], float(scores[i])) for i in order if i not in heard and scores[i] > 0][:n]

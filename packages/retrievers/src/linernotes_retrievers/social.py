@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from linernotes import Candidate, Request
 from linernotes.catalog import Catalog
 
-from .lexicon import heard
+from ._batch import candidate_lists, heard_cells, histories, top_sparse
 
 
 class Social:
@@ -42,13 +42,10 @@ class Social:
             raise RuntimeError("call fit(catalog) before retrieve()")
         catalog = self.catalog
         items, people = catalog.item_index, catalog.listener_index
-        h_rows, h_cols, h_vals, f_rows, f_cols = [], [], [], [], []
+        h_rows, h_cols, h_plays = histories(requests, items)
+        h_vals = np.log1p(h_plays)
+        f_rows, f_cols = [], []
         for r, req in enumerate(requests):
-            for item, p in req.listener.history.items():
-                if item in items:
-                    h_rows.append(r)
-                    h_cols.append(items[item])
-                    h_vals.append(np.log1p(p))
             lid = req.listener.id
             for f in catalog.friends(lid) if lid is not None else []:
                 if f in people:
@@ -62,13 +59,5 @@ class Social:
         dots.data /= np.maximum(own_norms[dots.nonzero()[0]] * self.norms[dots.indices], 1e-12)
         weights = friends + self.overlap_weight * dots
         scores = (weights @ self.plays).tocsr()
-        out = []
-        for r, req in enumerate(requests):
-            lo, hi = scores.indptr[r], scores.indptr[r + 1]
-            cols, vals = scores.indices[lo:hi], scores.data[lo:hi]
-            skip = heard(req, items)
-            order = np.lexsort((cols, -vals))
-            picked = [(cols[j], float(vals[j])) for j in order if cols[j] not in skip][:n]
-            ids = catalog.item_ids
-            out.append([Candidate(ids[i], s, {self.name: s}) for i, s in picked])
-        return out
+        picks = top_sparse(scores, n, heard_cells(requests, items), positive=False)
+        return candidate_lists(len(requests), picks, catalog.item_ids, self.name)

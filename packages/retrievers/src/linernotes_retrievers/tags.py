@@ -11,7 +11,8 @@ from linernotes import Candidate, Request
 from linernotes.cache import cached
 from linernotes.catalog import Catalog
 
-from .lexicon import ItemTags, Lexicon, heard, top_new
+from ._batch import candidate_lists, heard_cells, top_dense
+from .lexicon import ItemTags, Lexicon
 
 
 class TagRetriever:
@@ -49,7 +50,7 @@ class TagRetriever:
         self.words = Lexicon.load(catalog, self.lexicon)
         self.item_tags = ItemTags(catalog)
         params = {"k1": self.k1, "b": self.b}
-        self.scores = cached("tags", catalog, params, self._scores)
+        self.scores = cached("tags", catalog, params, self._scores, version=2)
 
     def _scores(self) -> sp.csr_matrix:
         """One row of BM25 scores per tag, so a weighted query is one sparse product."""
@@ -69,20 +70,31 @@ class TagRetriever:
             )
         bm25 = bm25s.BM25(k1=self.k1, b=self.b)
         bm25.index(docs, show_progress=False)
-        return sp.csr_matrix(np.vstack([bm25.get_scores([t]) for t in tokens]))
+        # bm25s keeps each token's score per artist; a one-token query's scores are its row
+        index = bm25.scores
+        by_token = sp.csr_matrix(
+            (index["data"], index["indices"], index["indptr"]),
+            shape=(len(index["indptr"]) - 1, index["num_docs"]),
+        )
+        scores = by_token[[bm25.vocab_dict[t] for t in tokens]]
+        scores.eliminate_zeros()
+        scores.sort_indices()
+        return scores
 
-    def query(self, request: Request) -> np.ndarray:
-        """The request's tag weights, aligned with the catalog's tag list."""
+    def queries(self, requests: Sequence[Request]) -> np.ndarray:
+        """The requests' tag weights, a row per request, aligned with the catalog's tag list."""
         index = self.catalog.item_index
         tags = self.item_tags
-        q = tags.vector(tags.profile(request.listener.history, index, self.profile_tags))
-        context = tags.vector(self.words.tags(request.context.words()))
-        if context.sum() > 0:
-            q += self.context_weight * context / context.sum()
-        seed = request.context.seed
-        if seed in index:
-            own = tags.shares[index[seed]].toarray().ravel()
-            q += own / own.sum() if own.sum() > 0 else 0
+        q = tags.profiles(requests, index, self.profile_tags)
+        for r, request in enumerate(requests):
+            words = request.context.words()
+            context = tags.vector(self.words.tags(words)) if words else None
+            if context is not None and context.sum() > 0:
+                q[r] += self.context_weight * context / context.sum()
+            seed = request.context.seed
+            if seed in index:
+                own = tags.shares[index[seed]].toarray().ravel()
+                q[r] += own / own.sum() if own.sum() > 0 else 0
         return q
 
     def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
@@ -90,11 +102,8 @@ class TagRetriever:
             raise RuntimeError("call fit(catalog) before retrieve()")
         if not requests:
             return []
-        index, ids = self.catalog.item_index, self.catalog.item_ids
-        queries = sp.csr_matrix(np.vstack([self.query(r) for r in requests]))
+        index = self.catalog.item_index
+        queries = sp.csr_matrix(self.queries(requests))
         scores = (queries @ self.scores).toarray()
-        out = []
-        for r, req in enumerate(requests):
-            picked = top_new(scores[r], n, heard(req, index), ids)
-            out.append([Candidate(i, s, {self.name: s}) for i, s in picked])
-        return out
+        picks = top_dense(scores, n, heard_cells(requests, index))
+        return candidate_lists(len(requests), picks, self.catalog.item_ids, self.name)
