@@ -79,6 +79,27 @@ def test_two_workers(mode, mirror_ids, tmp_path):
     assert_exactly_once(report["path"], ids)
 
 
+def test_pending_jobs_go_in_order_to_files_beam_can_glob(tmp_path):
+    import polars as pl
+    from apache_beam.io.filesystems import FileSystems
+    from linernotes_batch.beam import write_pending
+    from linernotes_batch.store import Store
+
+    store = Store(f"file://{tmp_path}")
+    (tmp_path / "pending").mkdir()
+    (tmp_path / "pending" / "jobs-00000-of-00009.parquet").write_text("an earlier run's")
+    jobs = [f"listener-{i}" for i in range(10)]
+    pattern = write_pending(store, jobs, 4)
+    assert pattern == f"{tmp_path}/pending/jobs-*.parquet"  # no file:// for Beam
+    files = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    assert [f.rsplit("/", 1)[1] for f in files] == [
+        f"jobs-{i:05d}-of-00004.parquet" for i in range(4)
+    ]
+    assert pl.read_parquet(files)["job"].to_list() == jobs
+    write_pending(store, jobs[:1], 4)
+    assert [p.name for p in (tmp_path / "pending").iterdir()] == ["jobs-00000-of-00001.parquet"]
+
+
 def test_context_jobs_run_on_beam(mirror_ids, tmp_path):
     from linernotes_batch.listeners import read_jobs
 

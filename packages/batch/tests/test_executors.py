@@ -57,6 +57,10 @@ def test_overrides_reach_the_parameters():
             ["executor=beam", "executor.params.direct_num_workers=0"],
             "executor.params.direct_num_workers must be at least 1, got 0",
         ),
+        (
+            ["executor=beam", "executor.params.job_shards=0"],
+            "executor.params.job_shards must be at least 1, got 0",
+        ),
         (["+executor.params.workers=2"], "unknown parameter 'workers' of executor 'local'; valid:"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Kill the local executor mid-run (SIGKILL), run it again: every listener exactly once."""
+"""Kill an executor mid-run (SIGKILL), run it again: every listener exactly once."""
 
 import json
 import os
@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import polars as pl
+import pytest
 from linernotes_batch import read_dead_letter, read_results
 
 from .conftest import assert_exactly_once, write_ids
@@ -28,12 +30,27 @@ def batch(listeners, out, *extra) -> list[str]:
     ]
 
 
-def test_a_killed_run_resumes_and_every_listener_is_there_exactly_once(mirror_ids, tmp_path):
+EXECUTORS = {"local": [], "beam": ["executor=beam", "executor.params.job_shards=4"]}
+
+
+def pending_jobs(run) -> list[str]:
+    """The job ids of the Beam executor's source files, and check there are 4 of them."""
+    shards = sorted((run / "pending").glob("jobs-*.parquet"))
+    assert [p.name for p in shards] == [f"jobs-{i:05d}-of-00004.parquet" for i in range(4)]
+    return pl.read_parquet(shards)["job"].to_list()
+
+
+@pytest.mark.parametrize("executor", ["local", pytest.param("beam", marks=pytest.mark.slow)])
+def test_a_killed_run_resumes_and_every_listener_is_there_exactly_once(
+    executor, mirror_ids, tmp_path
+):
     ids = [*mirror_ids[:59], "no-such-listener"]
     listeners = write_ids(tmp_path / "ids.txt", ids)
     out = tmp_path / "out"
     first = subprocess.Popen(
-        batch(listeners, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        batch(listeners, out, *EXECUTORS[executor]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
     while first.poll() is None and time.monotonic() < deadline:
@@ -47,9 +64,14 @@ def test_a_killed_run_resumes_and_every_listener_is_there_exactly_once(mirror_id
     before = {p.name: p.stat().st_mtime_ns for p in run.rglob("part-*.parquet")}
     assert 0 < len(before) < 30, "the run was not killed mid-way"
     done = read_results(str(run)).height + read_dead_letter(str(run)).height
+    if executor == "beam":
+        assert pending_jobs(run) == ids  # the source: every job, in order, in 4 files
 
     second = subprocess.run(
-        batch(listeners, out, "--json"), capture_output=True, text=True, timeout=300
+        batch(listeners, out, *EXECUTORS[executor], "--json"),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert second.returncode == 0, second.stderr[-2000:]
     report = json.loads(second.stdout)
@@ -61,3 +83,6 @@ def test_a_killed_run_resumes_and_every_listener_is_there_exactly_once(mirror_id
     results, dead = assert_exactly_once(str(run), ids)
     assert dead["listener"].to_list() == ["no-such-listener"]
     assert results.height == 59
+    if executor == "beam":  # the rerun's source: only the jobs the first run had not done
+        first_done = set(ids) - set(pending_jobs(run))
+        assert len(first_done) == done and set(pending_jobs(run)) | first_done == set(ids)

@@ -1,7 +1,11 @@
 """The ``beam`` executor: the linernotes pipeline as an Apache Beam job.
 
-    Read jobs -> Batch (BatchElements) -> Tell stories -> Write results (Parquet shards)
-                                                         \\-> Write dead letter (Parquet shards)
+    Read jobs (Parquet files) -> Batch (BatchElements) -> Tell stories -> Write results
+                                                                       \\-> Write dead letter
+
+The driver writes the pending job ids to ``job_shards`` Parquet files in the run
+folder's ``pending/``, and the pipeline reads them with Beam's Parquet source, in
+parallel, rather than taking one in-memory list.
 
 ``Tell stories`` composes and fits the linernotes pipeline once per DoFn
 instance, in ``setup``, and runs it on each batch. Counters (namespace
@@ -31,6 +35,8 @@ try:
 finally:
     logging.getLogger().removeHandler(_quiet)
 
+PENDING = "pending"
+"""The run folder's subfolder of pending job ids: the Beam pipeline's source."""
 NAMESPACE = "linernotes"
 COUNTERS = tuple(f.name for f in dataclasses.fields(Counts))
 DIRECT_OPTIONS = ("runner", "direct_num_workers", "direct_running_mode")
@@ -134,14 +140,34 @@ def make_runner(options):
     return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
 
 
+def write_pending(store: Store, jobs: list[str], shards: int) -> str:
+    """Write ``jobs`` in order to at most ``shards`` Parquet files (one ``job`` column) in
+    ``pending/`` of the run folder ``store``, replacing what an earlier invocation left
+    there; return their file pattern as Beam's file systems spell it."""
+    import pyarrow as pa
+    from pyarrow import fs
+
+    folder = store.child(PENDING)
+    folder.clear()
+    n = min(shards, len(jobs))
+    for i in range(n):
+        part = jobs[i * len(jobs) // n : (i + 1) * len(jobs) // n]
+        folder.write_table(f"jobs-{i:05d}-of-{n:05d}.parquet", pa.table({"job": part}))
+    local = isinstance(folder.fs, fs.LocalFileSystem)  # Beam knows no file:// scheme
+    return f"{folder.root if local else folder.uri}/jobs-*.parquet"
+
+
 def run_beam(plan, params: BeamParams) -> Counts:
-    """Run ``plan.pending`` through the Beam pipeline; return its counters."""
+    """Run ``plan.pending`` through the Beam pipeline, read from sharded files; return its
+    counters."""
+    pattern = write_pending(plan.store, plan.pending, params.job_shards)
     options = pipeline_options(params)
     pipeline = beam.Pipeline(runner=make_runner(options), options=options)
     size = params.batch_size
     told = (
         pipeline
-        | "Read jobs" >> beam.Create(plan.pending)
+        | "Read jobs" >> beam.io.ReadFromParquet(pattern, columns=["job"])
+        | "Job ids" >> beam.Map(lambda row: row["job"])
         | "Batch" >> beam.BatchElements(min_batch_size=size, max_batch_size=size)
         | "Tell stories"
         >> beam.ParDo(

@@ -28,6 +28,8 @@ class LocalParams:
 class BeamParams:
     """An Apache Beam pipeline.
 
+    ``job_shards`` is how many Parquet files the pending job ids are written to, for
+    the pipeline's file source to read in parallel;
     ``runner`` is a Beam runner name (``DirectRunner`` runs here, without Prism);
     ``direct_num_workers`` and ``direct_running_mode`` set the DirectRunner's
     parallelism; ``options`` pass through to Beam's ``PipelineOptions`` (e.g.
@@ -36,6 +38,7 @@ class BeamParams:
     """
 
     batch_size: int = 32
+    job_shards: int = 16
     runner: str = "DirectRunner"
     direct_num_workers: int = 1
     direct_running_mode: str = "in_memory"
@@ -43,6 +46,10 @@ class BeamParams:
 
     def check(self) -> None:
         LocalParams(self.batch_size).check()
+        if self.job_shards < 1:
+            raise ConfigError(
+                f"executor.params.job_shards must be at least 1, got {self.job_shards}"
+            )
         if self.direct_num_workers < 1:
             raise ConfigError(
                 f"executor.params.direct_num_workers must be at least 1, "

@@ -9,6 +9,7 @@ Layout of a run (``OUT/<run_id>/``)::
     part-<hash>.parquet    result shards: one row per job (linernotes_batch.rows)
     dead_letter/part-<hash>.parquet
                            jobs that failed: job, listener, stage, error
+    pending/jobs-*.parquet (beam) the jobs its last invocation had left: its source
 
 Every file is written atomically. A job is done when it is in a result or a
 dead-letter shard; a rerun of the same run skips the done jobs.

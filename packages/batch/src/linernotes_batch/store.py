@@ -95,6 +95,10 @@ class Store:
             [self.path(n) for n in names], filesystem=self.fs, schema=schema, columns=columns
         )
 
+    def clear(self) -> None:
+        """Delete every file and subfolder of the folder (if it exists)."""
+        self.fs.delete_dir_contents(self.root, missing_dir_ok=True)
+
     def remove_tmp(self) -> int:
         """Delete temporary files a killed writer left behind; returns how many."""
         stale = [i.path for i in self._entries() if i.base_name.startswith(TMP)]
