@@ -16,6 +16,13 @@ Reports, as Markdown tables:
 - the share of raw drafts (default settings) that pass the grounding check, on
   --listeners mirror listeners.
 
+With --engines (e.g. ``transformers,ctranslate2:int8,ctranslate2:int8:1``, each
+``engine[:dtype or compute_type[:threads]]``) it instead compares the planned
+generator's engines on real fact packs: seconds per story at batch 1 (p50 over
+--stories stories), stories/s at --engine-batch, the model's useful FLOP/s
+(each prompt once, each sampled token) against the measured fp32 (torch) and
+int8 (``torch._int_mm``) matmul peaks, and the share of sentences the model wrote.
+
 Needs LINERNOTES_DATA_MIRROR (or a downloaded dataset). Timings depend on load:
 the script prints the load average next to its results.
 """
@@ -66,6 +73,20 @@ def matmul_flops(dtype, size: int = 1024, seconds: float = 2.0) -> float:
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         a @ b
+        n += 1
+    return 2 * size**3 * n / (time.perf_counter() - start)
+
+
+def int8_matmul_ops(size: int = 1024, seconds: float = 2.0) -> float:
+    """Sustained int8 OP/s of a square ``torch._int_mm`` (int8 x int8 -> int32)."""
+    import torch
+
+    a = torch.randint(-128, 127, (size, size), dtype=torch.int8)
+    b = torch.randint(-128, 127, (size, size), dtype=torch.int8)
+    torch._int_mm(a, b)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch._int_mm(a, b)
         n += 1
     return 2 * size**3 * n / (time.perf_counter() - start)
 
@@ -128,6 +149,88 @@ def throughput(model, tokenizer, chats, sizes, new_tokens, per_token, peak_flops
     return rows
 
 
+def planned(spec: str):
+    """A planned generator for ``engine[:dtype or compute_type[:threads]]``."""
+    from linernotes_generators import PlannedGenerator
+
+    engine, kind, threads = (spec.split(":") + ["", ""])[:3]
+    params = {"engine": engine, "threads": int(threads or 0)}
+    if kind:
+        params["dtype" if engine == "transformers" else "compute_type"] = kind
+    return PlannedGenerator(**params)
+
+
+def compare_engines(specs: list[str], stories: int, batch: int) -> None:
+    """Per-story p50 at batch 1, stories/s at ``batch``, and the share of the matmul peaks."""
+    import statistics
+
+    import torch
+    from linernotes_generators.ctranslate2_engine import _tokenizer
+    from linernotes_generators.models import DEFAULT_MODEL, resolve
+    from transformers import AutoConfig
+
+    pipe, packs = packs_from_mirror(max(stories, batch) + 1)
+    peak32, peak8 = matmul_flops(torch.float32), int8_matmul_ops()
+    print(
+        f"matmul peak: {peak32 / 1e9:.0f} GFLOP/s fp32 (torch, 1024²), "
+        f"{peak8 / 1e9:.0f} GOP/s int8 (torch._int_mm, 1024²); load average "
+        f"{os.getloadavg()[0]:.1f}\n"
+    )
+    print(
+        "| engine | load (s) | s/story at batch 1, p50 (min-max) | stories/s at batch "
+        f"{batch} | model GFLOP/s | of fp32 peak | of int8 peak | model sentences | "
+        "load average |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        flush=True,
+    )
+    config = AutoConfig.from_pretrained(resolve(DEFAULT_MODEL)[0])
+    tokenizer = _tokenizer(DEFAULT_MODEL)
+    for spec in specs:
+        gen = planned(spec)
+        start = time.perf_counter()
+        gen.fit(pipe.catalog)
+        loaded = time.perf_counter() - start
+        if gen.engine == "transformers" and gen.threads:
+            torch.set_num_threads(gen.threads)
+        work = {"prompts": 0, "prompt": 0, "generated": 0, "seconds": 0.0}
+        sample = gen._sample
+
+        def counted(prompts, key, samples, sample=sample, work=work):
+            start = time.perf_counter()
+            lines = sample(prompts, key, samples)
+            work["seconds"] += time.perf_counter() - start
+            work["prompts"] += len(prompts)
+            work["prompt"] += sum(len(tokenizer(p).input_ids) for p in prompts)
+            work["generated"] += sum(len(tokenizer(t).input_ids) + 1 for t, _ in lines)
+            return lines
+
+        gen._sample = counted
+        gen.generate(packs[-1:], 1)  # warm-up
+        work.update(prompts=0, prompt=0, generated=0, seconds=0.0)
+        one = []
+        for pack in packs[:stories]:
+            start = time.perf_counter()
+            one.append(gen.generate([pack], 1)[0][0])
+            one[-1] = (time.perf_counter() - start, one[-1])
+        start = time.perf_counter()
+        many = [d[0] for d in gen.generate(packs[:batch], 1)]
+        seconds = time.perf_counter() - start
+        context = work["prompt"] / work["prompts"] + 10  # the prompt and half a sentence
+        flops = (work["prompt"] + work["generated"]) * flops_per_token(config, context)
+        rate = flops / work["seconds"]
+        told = [s for d in [d for _, d in one] + many for s in d.sentences]
+        written = sum(s.writer == "model" for s in told) / len(told)
+        times = [t for t, _ in one]
+        torch.set_num_threads(os.cpu_count() or 1)
+        print(
+            f"| {spec} | {loaded:.1f} | {statistics.median(times):.2f} "
+            f"({min(times):.2f}-{max(times):.2f}) | {batch / seconds:.2f} | {rate / 1e9:.0f} | "
+            f"{100 * rate / peak32:.0f}% | {100 * rate / peak8:.0f}% | {written:.2f} | "
+            f"{os.getloadavg()[0]:.1f} |",
+            flush=True,
+        )
+        del gen
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -140,7 +243,14 @@ def main() -> None:
     parser.add_argument("--variant-batch", type=int, default=4, help="batch size for variants")
     parser.add_argument("--no-variants", action="store_true", help="skip bf16/int8/compile")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold (conversion) load")
+    parser.add_argument("--engines", default="", help="compare planned generator engines instead")
+    parser.add_argument("--stories", type=int, default=5, help="stories timed one at a time")
+    parser.add_argument("--engine-batch", type=int, default=32, help="batch size for stories/s")
     args = parser.parse_args()
+    if args.engines:
+        print(f"# planned generator engines, {time.strftime('%Y-%m-%d %H:%M')}\n")
+        compare_engines(args.engines.split(","), args.stories, args.engine_batch)
+        return
     sizes = [int(s) for s in args.batch_sizes.split(",")]
 
     import torch

@@ -46,11 +46,13 @@ from linernotes.cite import Citer, has_phrase
 from linernotes.errors import ConfigError
 from linernotes.text import NameMatch, name_key, normalize, number_words, numbers, tokens
 
+from . import ctranslate2_engine
 from .decoding import Line, sample_lines
 from .models import DEFAULT_MODEL, load
 from .prompts import moment_words
 
 GOLDEN = "golden_sentences.toml"
+ENGINES = ("transformers", "ctranslate2")
 KIND_ORDER = ("colisten_history", "friends", "tag", "tag_year", "stats", "colisten")
 HEAD = (
     "Liner notes for a music app. Each fact becomes one warm sentence that recommends "
@@ -195,6 +197,9 @@ class PlannedGenerator:
     ``temperature`` from the nucleus (``top_p``) of the ``top_k`` likeliest.
     ``model``, ``device`` and ``dtype`` are as for the transformers generator;
     ``golden`` is a TOML file of golden stories (empty: the package's own).
+    ``engine`` runs the model: ``transformers`` (PyTorch, in ``dtype``) or
+    ``ctranslate2`` (in ``compute_type``, on ``threads`` threads, 0: all cores;
+    see :mod:`.ctranslate2_engine`).
     """
 
     name: ClassVar[str] = "planned"
@@ -215,6 +220,9 @@ class PlannedGenerator:
         seed: int = 0,
         batch_size: int = 16,
         golden: str = "",
+        engine: str = "transformers",
+        compute_type: str = "int8",
+        threads: int = 0,
     ):
         for key, value, low in (
             ("sentences", sentences, 1),
@@ -233,6 +241,13 @@ class PlannedGenerator:
             )
         if not 0 < top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        if engine not in ENGINES:
+            raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if compute_type not in ctranslate2_engine.COMPUTE_TYPES:
+            choices = ", ".join(ctranslate2_engine.COMPUTE_TYPES)
+            raise ConfigError(f"compute_type must be one of {choices}, got {compute_type!r}")
+        if threads < 0:
+            raise ValueError(f"threads must be at least 0, got {threads}")
         self.model = model
         self.device = device
         self.dtype = dtype
@@ -247,12 +262,21 @@ class PlannedGenerator:
         self.seed = seed
         self.batch_size = batch_size
         self.golden = load_golden(golden)
+        self.engine = engine
+        self.compute_type = compute_type
+        self.threads = threads
         self.citer: Citer | None = None
+        self._ctranslate2: tuple | None = None  # (engine, tokenizer): its own random stream
 
     def fit(self, catalog: Catalog) -> None:
         """Load the model and the catalog's name and tag matchers."""
         self.citer = Citer(catalog)
-        load(self.model, self.device, self.dtype)
+        if self.engine == "ctranslate2":
+            self._ctranslate2 = ctranslate2_engine.load_engine(
+                self.model, self.device, self.compute_type, self.threads, self.seed
+            )
+        else:
+            load(self.model, self.device, self.dtype)
 
     def generate(self, packs: Sequence[FactPack], n: int) -> list[list[Draft]]:
         if self.citer is None:
@@ -315,19 +339,18 @@ class PlannedGenerator:
         return shown
 
     def _sample(self, prompts: list[str], key: str, samples: int) -> list[Line]:
-        """``samples`` first lines sampled per prompt (prompt-major order), seeded by ``key``."""
+        """``samples`` first lines sampled per prompt (prompt-major order), seeded by ``key``
+        (by the engine's own stream with ctranslate2)."""
+        sampling = {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k}
+        if self._ctranslate2 is not None:
+            return ctranslate2_engine.sample_lines(
+                *self._ctranslate2, prompts, samples, self.max_new_tokens, **sampling
+            )
         model, tokenizer = load(self.model, self.device, self.dtype)
         return sample_lines(
-            model,
-            tokenizer,
-            prompts,
-            samples,
-            self.max_new_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=self.top_k,
-            seed=zlib.crc32(key.encode()),
-        )
+            model, tokenizer, prompts, samples, self.max_new_tokens,
+            **sampling, seed=zlib.crc32(key.encode()),
+        )  # fmt: skip
 
     def _choose(
         self, candidates: list[Line], pack: FactPack, step: Step, told: list[str], shown: list[str]
