@@ -22,3 +22,24 @@ def tiny(tmp_path_factory):
         for r in requests
     ]
     return catalog, Grounder(catalog).ground(requests, ranked)
+
+
+def tiny_llama(model_dir, **config):
+    """A two-layer random Llama (seeded) on the default model's tokenizer: fast, and it has
+    no favourites; ``config`` adds to its ``LlamaConfig``."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    torch.manual_seed(0)
+    llama = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        pad_token_id=tokenizer.pad_token_id,
+        **config,
+    )
+    return LlamaForCausalLM(llama).eval(), tokenizer

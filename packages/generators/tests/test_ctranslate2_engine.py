@@ -2,13 +2,14 @@
 generator runs on it."""
 
 import pytest
-import torch
 from linernotes.errors import ConfigError
 from linernotes.testing import GeneratorContract
 from linernotes_generators import PlannedGenerator
 from linernotes_generators import ctranslate2_engine as ct2
 from linernotes_generators.decoding import sample_lines
 from linernotes_safety import Grounding
+
+from .conftest import tiny_llama
 
 SMALL = {"sentences": 2, "samples": 1, "retries": 0, "shots": 1, "max_new_tokens": 12}
 PROMPTS = ["Fact: 3 of your friends play Muse.\nSentence:", "Fact: Muse is rock.\nSentence:"]
@@ -17,22 +18,9 @@ PROMPTS = ["Fact: 3 of your friends play Muse.\nSentence:", "Fact: Muse is rock.
 @pytest.fixture(scope="module")
 def tiny_folder(model_dir, tmp_path_factory):
     """A two-layer random Llama on the default model's tokenizer, saved as a model folder."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
+    model, tokenizer = tiny_llama(model_dir, tie_word_embeddings=True)
     folder = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).eval().save_pretrained(folder)
+    model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 

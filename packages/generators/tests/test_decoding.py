@@ -1,8 +1,9 @@
 """Line sampling: the shared-cache, row-dropping decoder agrees with transformers' generate."""
 
 import pytest
-import torch
 from linernotes_generators.decoding import line_ends, sample_lines
+
+from .conftest import tiny_llama
 
 PROMPTS = ["Fact: 3 of your friends play Muse.\nSentence:", "Hello", "A much longer prompt " * 5]
 
@@ -10,20 +11,7 @@ PROMPTS = ["Fact: 3 of your friends play Muse.\nSentence:", "Hello", "A much lon
 @pytest.fixture(scope="module")
 def tiny_lm(model_dir):
     """A two-layer random Llama on the default model's tokenizer: fast, and it has no favourites."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    return LlamaForCausalLM(config).eval(), tokenizer
+    return tiny_llama(model_dir)
 
 
 def greedy(model, tokenizer, prompts, max_new_tokens):
