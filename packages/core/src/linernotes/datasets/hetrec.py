@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from ..sparse import top_of_product
 from ..text import normalize
 from . import locate
 from .rawfile import Column, FileSpec, Quarantined, quarantine_frame, quarantine_rows, read_table
@@ -236,7 +237,6 @@ FACT_SCHEMA = {
 }
 # strings json.dumps writes as they are, in quotes: printable ASCII but the quote and backslash
 PLAIN_JSON = r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$"
-COLISTEN_BLOCK = 1 << 24  # co-listening pairs computed at once (a bound on the block's memory)
 
 
 def _json_str(s: pl.Series) -> pl.Series:
@@ -362,48 +362,21 @@ def _tag_facts(items: pl.DataFrame, item_tags: pl.DataFrame, per_item: int) -> p
 
 
 def _colisten_pairs(
-    x: sp.csr_matrix, per_item: int, min_shared: int, block: int = COLISTEN_BLOCK
+    x: sp.csr_matrix, per_item: int, min_shared: int, block: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each column's ``per_item`` most co-occurring other columns of the 0/1 matrix ``x``.
 
     ``(a, b, n)``: ``n`` rows hold both ``a`` and ``b``, ``n >= min_shared``; ordered by
-    ``a``, then most shared first, then ``b``. The same as ranking the rows of ``x.T @ x``
-    (diagonal left out), but computed a block of ``a`` at a time, each block's product
-    holding at most about ``block`` pairs, so memory does not grow with the whole product.
+    ``a``, then most shared first, then ``b``. The rows of ``x.T @ x`` (diagonal left out)
+    ranked by :func:`linernotes.sparse.top_of_product`, a ``block`` of pairs at a time.
+    Pairs under ``min_shared`` rank below every pair above it, so cutting them after the
+    top ``per_item`` leaves each column's best ``per_item`` of those that qualify.
     """
-    n_cols = x.shape[1]
-    xt = x.T.tocsr()
-    # the pairs row a of xt @ x can hold (its listeners' items, summed): a bound on its size
-    work = xt @ np.diff(x.indptr).astype(np.int64)
-    cum = np.cumsum(work)
-    a_parts, b_parts, n_parts = [], [], []
-    lo = 0
-    while lo < n_cols:
-        done = cum[lo - 1] if lo else 0
-        hi = max(lo + 1, int(np.searchsorted(cum, done + block, side="right")))
-        co = (xt[lo:hi] @ x).tocsr()
-        a = np.repeat(np.arange(lo, hi, dtype=co.indices.dtype), np.diff(co.indptr))
-        keep = (a != co.indices) & (co.data >= min_shared)
-        a, b, n = (v[keep].astype(np.int64) for v in (a, co.indices, co.data))
-        del co, keep
-        if len(a):
-            # sort by a, then n descending, then b, as one integer key
-            top = int(n.max()) + 1
-            if (hi - lo) * top * n_cols < 1 << 62:
-                order = np.argsort(((a - lo) * top + (top - 1 - n)) * n_cols + b)
-            else:
-                order = np.lexsort((b, -n, a))
-            a, b, n = a[order], b[order], n[order]
-            first = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
-            rank = np.arange(len(a)) - np.repeat(first, np.diff(np.r_[first, len(a)]))
-            keep = rank < per_item
-            a_parts.append(a[keep])
-            b_parts.append(b[keep])
-            n_parts.append(n[keep])
-        lo = hi
-    if not a_parts:
-        return (np.zeros(0, np.int64),) * 3
-    return np.concatenate(a_parts), np.concatenate(b_parts), np.concatenate(n_parts)
+    top = top_of_product(x.T, x, per_item, lambda a, b, n: n, block).tocoo()
+    keep = top.data >= min_shared
+    a, b, n = (v[keep].astype(np.int64) for v in (top.row, top.col, top.data))
+    order = np.lexsort((b, -n, a))
+    return a[order], b[order], n[order]
 
 
 def _colisten_facts(
