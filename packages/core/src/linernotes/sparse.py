@@ -74,3 +74,15 @@ def top_of_product(
         (np.concatenate(data or [[]]), np.concatenate(indices or [[]]), indptr),
         shape=(n_rows, right.shape[1]),
     )
+
+
+def cosine_neighbours(w: sp.spmatrix, k: int, shrink: float) -> sp.csr_matrix:
+    """Each column's ``k`` most similar other columns of ``w``, by the shrunk cosine
+    ``w_a · w_b / (|w_a| |w_b| + shrink)`` (ties: smaller column); computed with
+    :func:`top_of_product`."""
+    norms = np.sqrt(np.asarray(w.multiply(w).sum(axis=0)).ravel())
+
+    def cosine(rows: np.ndarray, cols: np.ndarray, dots: np.ndarray) -> np.ndarray:
+        return dots / (norms[rows] * norms[cols] + shrink)
+
+    return top_of_product(w.T, w, k, cosine)

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from linernotes import Candidate, Request
 from linernotes.cache import cached
 from linernotes.catalog import Catalog
-from linernotes.sparse import top_of_product
+from linernotes.sparse import cosine_neighbours
 
 from ._scoring import WEIGHTINGS, gather, history_rows, ordered, pairs, weighted
 
@@ -48,12 +48,7 @@ class ItemKNN:
 
     def _similarity(self, catalog: Catalog) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         w = weighted(catalog.plays_matrix, self.weighting).tocsc()
-        norms = np.sqrt(np.asarray(w.multiply(w).sum(axis=0)).ravel())
-
-        def cosine(rows: np.ndarray, cols: np.ndarray, dots: np.ndarray) -> np.ndarray:
-            return dots / (norms[rows] * norms[cols] + self.shrink)
-
-        similarity = top_of_product(w.T, w, self.neighbours, cosine)  # row c: c's nearest
+        similarity = cosine_neighbours(w, self.neighbours, self.shrink)  # row c: c's nearest
         return similarity, similarity.T.tocsr()  # row h: the artists h is a neighbour of
 
     def score(self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]):

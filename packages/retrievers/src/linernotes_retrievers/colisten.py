@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from linernotes import Candidate, Request
 from linernotes.cache import cached
 from linernotes.catalog import Catalog
-from linernotes.sparse import top_of_product
+from linernotes.sparse import cosine_neighbours
 
 from ._batch import candidate_lists, histories, seeds, top_sparse
 
@@ -62,12 +62,7 @@ class CoListening:
 
     def _similarity(self, catalog: Catalog) -> sp.csr_matrix:
         w = self._weights(catalog.plays_matrix.astype(np.float64))
-        norms = np.sqrt(np.asarray(w.multiply(w).sum(axis=0)).ravel())
-
-        def cosine(rows: np.ndarray, cols: np.ndarray, dots: np.ndarray) -> np.ndarray:
-            return dots / (norms[rows] * norms[cols] + self.shrink)
-
-        return top_of_product(w.T, w, self.neighbours, cosine)
+        return cosine_neighbours(w, self.neighbours, self.shrink)
 
     def _weights(self, x: sp.csr_matrix) -> sp.csr_matrix:
         x = x.tocoo()
