@@ -231,6 +231,26 @@ def test_no_context_no_candidates(catalog):
     assert context.retrieve([Request(Listener(lid, catalog.history(lid)))], 5) == [[]]
 
 
+@pytest.mark.parametrize("cls", [TagRetriever, ContextRetriever])
+def test_a_batch_in_small_blocks_gets_what_one_block_gets(catalog, cls, monkeypatch):
+    import linernotes_retrievers._batch as batch
+
+    retriever = fitted(cls, catalog)
+    moods = ["calm", None, "energetic", None]
+    requests = [
+        Request(Listener(lid, catalog.history(lid)), Context(mood=moods[n % 4]))
+        for n, lid in enumerate(catalog.listener_ids)
+    ]
+    whole = retriever.retrieve(requests, 5)
+    width = len(catalog.item_ids)
+    monkeypatch.setattr(batch, "BLOCK_CELLS", 3 * width)  # blocks of 3 requests
+    blocked = retriever.retrieve(requests, 5)
+    assert len(requests) > 3 and any(whole)
+    assert [[(c.item_id, c.score) for c in cs] for cs in blocked] == [
+        [(c.item_id, c.score) for c in cs] for cs in whole
+    ]
+
+
 @pytest.mark.parametrize(
     "make,fit",
     [

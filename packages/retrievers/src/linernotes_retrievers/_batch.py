@@ -3,11 +3,30 @@ every row at once, and the candidate lists built from them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 from linernotes import Candidate, Request
+
+BLOCK_CELLS = 1 << 24
+"""Dense scores are held for at most this many (request, item) cells at a time: 128 MB of
+float64, whatever the batch size and the catalog's width."""
+
+
+def in_blocks(
+    retrieve: Callable[[Sequence[Request], int], list[list[Candidate]]],
+    requests: Sequence[Request],
+    n: int,
+    width: int,
+) -> list[list[Candidate]]:
+    """``retrieve(requests, n)`` run on consecutive blocks of requests, each small enough
+    that its dense scores over ``width`` items hold at most :data:`BLOCK_CELLS` cells."""
+    step = max(1, BLOCK_CELLS // max(width, 1))
+    out: list[list[Candidate]] = []
+    for start in range(0, len(requests), step):
+        out += retrieve(requests[start : start + step], n)
+    return out
 
 
 def histories(requests: Sequence[Request], index: dict[str, int]):

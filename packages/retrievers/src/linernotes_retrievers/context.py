@@ -9,7 +9,7 @@ import numpy as np
 from linernotes import Candidate, Listener, Request
 from linernotes.catalog import Catalog
 
-from ._batch import candidate_lists, heard_cells, top_dense
+from ._batch import candidate_lists, heard_cells, in_blocks, top_dense
 from .colisten import CoListening
 from .lexicon import ItemTags, Lexicon
 
@@ -50,6 +50,9 @@ class ContextRetriever:
     def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
         if self.popularity is None:
             raise RuntimeError("call fit(catalog) before retrieve()")
+        return in_blocks(self._retrieve_block, requests, n, len(self.catalog.item_ids))
+
+    def _retrieve_block(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
         index = self.catalog.item_index
         fits = {}
         for r, req in enumerate(requests):

@@ -11,7 +11,7 @@ from linernotes import Candidate, Request
 from linernotes.cache import cached
 from linernotes.catalog import Catalog
 
-from ._batch import candidate_lists, heard_cells, top_dense
+from ._batch import candidate_lists, heard_cells, in_blocks, top_dense
 from .lexicon import ItemTags, Lexicon
 
 
@@ -100,8 +100,9 @@ class TagRetriever:
     def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
         if self.scores is None:
             raise RuntimeError("call fit(catalog) before retrieve()")
-        if not requests:
-            return []
+        return in_blocks(self._retrieve_block, requests, n, len(self.catalog.item_ids))
+
+    def _retrieve_block(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
         index = self.catalog.item_index
         queries = sp.csr_matrix(self.queries(requests))
         scores = (queries @ self.scores).toarray()
