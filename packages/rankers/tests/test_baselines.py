@@ -8,6 +8,7 @@ from linernotes import Candidate, Context, Listener, Request
 from linernotes.catalog import Catalog
 from linernotes.testing import RankerContract, tiny_catalog
 from linernotes_rankers import EASE, IALS, ItemKNN, LearnedBlend, Popularity, RP3beta
+from linernotes_rankers.trees import lightgbm
 
 
 class TestPopularityContract(RankerContract):
@@ -358,12 +359,12 @@ def test_rank_before_fit_is_an_error():
 def test_blend_can_use_lightgbm_ranking_trees(catalog, model):
     blend = small_blend(model=model, feature_fraction=0.7, models=2)
     blend.fit(catalog)
-    first, second = blend.scorer.boosters
+    first, second = (lightgbm().Booster(model_str=m) for m in blend.scorer.models)
     assert first.num_feature() == second.num_feature() == len(blend.columns())
     x = blend.features(*_one_request(catalog))
     assert np.allclose(blend.scorer.predict(x), (first.predict(x) + second.predict(x)) / 2)
     loaded = pickle.loads(pickle.dumps(blend.scorer))  # as the cache stores it: model text
-    assert "boosters" not in vars(loaded)
+    assert "predictors" not in vars(loaded)
     assert np.array_equal(loaded.predict(x), blend.scorer.predict(x))
     listener = catalog.listener_ids[2]
     ranked = blend.rank([Request(Listener(listener, catalog.history(listener)))],

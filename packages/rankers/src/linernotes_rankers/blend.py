@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, ClassVar
@@ -19,6 +18,7 @@ from .ials import IALS
 from .itemknn import ItemKNN
 from .popularity import Popularity
 from .rp3beta import RP3beta
+from .trees import lightgbm, predictor
 
 MODELS = ("linear", "lambdarank", "xendcg")
 RETRIEVERS = {"colisten": 500, "tags": 200, "social": 100, "context": 100}
@@ -209,7 +209,7 @@ class LearnedBlend:
         return scorer, self.sources, stats
 
     def _boost(self, x: np.ndarray, y: np.ndarray, sizes: list[int]) -> Boosted:
-        lgb = _lightgbm()
+        lgb = lightgbm()
         params = {
             "objective": "lambdarank" if self.model == "lambdarank" else "rank_xendcg",
             "lambdarank_truncation_level": 20,
@@ -368,36 +368,21 @@ def _play_weights(requests: Sequence[Request]) -> list[dict[str, float]]:
 
 class Boosted:
     """LightGBM rankers whose scores are averaged, kept (and pickled) as LightGBM's model
-    text, so that loading a fitted blend imports nothing until it first predicts."""
+    text, so that loading a fitted blend imports nothing until it first predicts; they
+    predict through native code (:func:`linernotes_rankers.trees.predictor`)."""
 
     def __init__(self, models: list[str]):
         self.models = models
 
     @cached_property
-    def boosters(self) -> list:
-        lgb = _lightgbm()
-        return [lgb.Booster(model_str=m) for m in self.models]
+    def predictors(self) -> list:
+        return [predictor(m) for m in self.models]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.mean([b.predict(x) for b in self.boosters], axis=0)
+        return np.mean([p(x) for p in self.predictors], axis=0)
 
     def __getstate__(self) -> dict:
         return {"models": self.models}
-
-
-def _lightgbm():
-    """``lightgbm``, imported without its optional scikit-learn and pandas layers (seconds of
-    imports that a ranker of numpy arrays never uses), unless they are loaded already."""
-    if "lightgbm" in sys.modules:
-        return sys.modules["lightgbm"]
-    absent = [m for m in ("sklearn", "pandas") if m not in sys.modules]
-    sys.modules.update(dict.fromkeys(absent))  # None: "not installed" to lightgbm's compat
-    try:
-        import lightgbm
-    finally:
-        for m in absent:
-            del sys.modules[m]
-    return lightgbm
 
 
 class Linear:
