@@ -165,8 +165,8 @@ class LearnedBlend:
         )
         reg = get_registry()
         retrievers = {n: (reg.create("retriever", n), q) for n, q in self.retrievers.items()}
-        for r, _ in retrievers.values():
-            r.fit(inner.train)
+        for retriever, _ in retrievers.values():
+            retriever.fit(inner.train)
         truth = inner.truth("validation")
         listeners = inner.listeners("validation")
         if len(listeners) > self.max_training_listeners:
@@ -185,6 +185,7 @@ class LearnedBlend:
         ]
         requests = [requests[n] for n in keep]
         candidates = [candidates[n] for n in keep]
+        del pipe, retrievers, retriever  # their fitted state, before the feature models'
         self.sources = sorted(self.retrievers)
         self._fit_features(inner.train, cache=False)
         x = self.features(requests, candidates)

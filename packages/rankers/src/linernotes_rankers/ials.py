@@ -17,6 +17,7 @@ from ._scoring import history_rows, ordered, pairs, weighted
 
 WEIGHTINGS = ("binary", "log")
 CHUNK = 32768  # candidates scored at once
+GRAM_ROWS = 1 << 18  # item factors widened to float64 at once for the Gram matrix
 
 
 class IALS:
@@ -74,8 +75,10 @@ class IALS:
             )  # version 2: the factors alone, no implicit model
         else:
             self.item_factors = self._train(catalog)
-        y = self.item_factors.astype(np.float64)
-        self._gram = y.T @ y + self.regularization * np.eye(self.factors)
+        self._gram = self.regularization * np.eye(self.factors)
+        for start in range(0, len(self.item_factors), GRAM_ROWS):  # float64, a block at a time
+            y = self.item_factors[start : start + GRAM_ROWS].astype(np.float64)
+            self._gram = y.T @ y + self._gram
 
     def _train(self, catalog: Catalog):
         from implicit.cpu.als import AlternatingLeastSquares
