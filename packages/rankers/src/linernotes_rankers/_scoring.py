@@ -71,14 +71,20 @@ def ordered(candidates: Sequence[list[Candidate]], scores: np.ndarray) -> list[l
     return out
 
 
-def gather(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, block: int = 256) -> np.ndarray:
-    """``m[rows, cols]`` as a flat array, read from dense blocks of ``block`` rows of ``m``."""
-    out = np.zeros(len(rows))
-    for lo in range(0, m.shape[0], block):
-        sel = (rows >= lo) & (rows < lo + block)
-        if sel.any():
-            out[sel] = m[lo : lo + block].toarray()[rows[sel] - lo, cols[sel]]
-    return out
+def gather(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``m[rows, cols]`` as a flat array (0 where ``m`` stores nothing), found by binary
+    search in ``m``'s stored cells, so no row of ``m`` is ever made dense."""
+    if not m.has_canonical_format:  # sorted, summed duplicates: row-major keys in order
+        m = m.copy()
+        m.sum_duplicates()
+    width = m.shape[1]
+    keys = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)) * width
+    keys += m.indices
+    wanted = np.asarray(rows, dtype=np.int64) * width + cols
+    if not len(keys):
+        return np.zeros(len(wanted))
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, m.data[at], 0.0).astype(np.float64)
 
 
 def log_popularity(catalog: Catalog) -> np.ndarray:

@@ -145,8 +145,8 @@ class LearnedBlend:
         }  # fmt: skip
         if self.cache:
             self.scorer, self.sources, stats = cached(
-                "blend", catalog, params, lambda: self._train(catalog), version=3
-            )  # version 3: the score's spread on the training rows in the stats
+                "blend", catalog, params, lambda: self._train(catalog), version=4
+            )  # version 4: the tag match in float64 from sparse tag vectors
         else:
             self.scorer, self.sources, stats = self._train(catalog)
         self._fit_features(catalog, cache=self.cache)
@@ -185,7 +185,7 @@ class LearnedBlend:
         ]
         requests = [requests[n] for n in keep]
         candidates = [candidates[n] for n in keep]
-        del pipe, retrievers, retriever  # their fitted state, before the feature models'
+        del pipe, retrievers, retriever  # free their fitted state before the next fits
         self.sources = sorted(self.retrievers)
         self._fit_features(inner.train, cache=False)
         x = self.features(requests, candidates)
@@ -231,7 +231,7 @@ class LearnedBlend:
         ])  # fmt: skip
 
     def _fit_features(self, catalog: Catalog, cache: bool) -> None:
-        from linernotes.evaluation.ranking import tag_vectors
+        from linernotes.evaluation.ranking import tag_matrix
 
         self.catalog = catalog
         self.ease = EASE(**{**self.ease_params, "cache": cache})
@@ -244,11 +244,7 @@ class LearnedBlend:
         self.pop = log_popularity(catalog)
         listeners = np.maximum(catalog.popularity, 1)
         self.engagement = np.log1p(np.asarray(catalog.plays_matrix.sum(axis=0)).ravel() / listeners)
-        vectors = tag_vectors(catalog)
-        width = len(next(iter(vectors.values()))) if vectors else 0
-        self.tags = np.zeros((len(catalog.item_ids), width), dtype=np.float32)
-        for item, v in vectors.items():
-            self.tags[catalog.item_index[item]] = v
+        self.tags, _ = tag_matrix(catalog)
         x = catalog.plays_matrix.copy()
         x.data[:] = 1
         self.listened = x.tocsr()
@@ -293,15 +289,10 @@ class LearnedBlend:
         pop = np.where(known, self.pop[safe], 0.0)
         out += [pop, np.where(known, self.engagement[safe], 0.0)]
         out.append(self.popularity.score(requests, candidates) - pop)
-        profile = history.astype(self.tags.dtype) @ self.tags  # float64 would copy the tags
+        profile = (history @ self.tags).toarray()  # requests x tags
         norms = np.linalg.norm(profile, axis=1, keepdims=True)
         profile = profile / np.where(norms > 0, norms, 1)
-        match = np.zeros(len(rows))
-        for lo in range(0, len(requests), 256):  # requests x items blocks stay small
-            sel = (rows >= lo) & (rows < lo + 256)
-            block = profile[lo : lo + 256] @ self.tags.T
-            match[sel] = block[rows[sel] - lo, safe[sel]]
-        out.append(np.where(known, match, 0.0))
+        out.append(np.where(known, _row_dots(profile, rows, self.tags, safe), 0.0))
         friends = self._friends(requests)
         playing = (friends @ self.listened).tocsr()
         count = np.where(known, gather(playing, rows, safe), 0.0)
@@ -365,6 +356,17 @@ def _play_weights(requests: Sequence[Request]) -> list[dict[str, float]]:
         scaled = logs / mean if mean > 0 else np.ones(len(logs))
         out.append(dict(zip(history, scaled.tolist(), strict=True)))
     return out
+
+
+def _row_dots(dense: np.ndarray, rows: np.ndarray, m: sp.csr_matrix, cols: np.ndarray):
+    """``dense[rows[p]] @ m[cols[p]]`` for every pair ``p``, over ``m``'s stored cells only."""
+    starts = m.indptr[cols]
+    counts = m.indptr[cols + 1] - starts
+    pair = np.repeat(np.arange(len(cols)), counts)
+    cell = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    cell += np.repeat(starts, counts)
+    products = m.data[cell] * dense[rows[pair], m.indices[cell]]
+    return np.bincount(pair, weights=products, minlength=len(cols))
 
 
 class Boosted:

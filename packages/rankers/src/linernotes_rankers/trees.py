@@ -3,14 +3,15 @@
 :func:`predictor` compiles a model's trees to a shared library with tl2cgen (through
 treelite), which predicts the same scores as LightGBM several times faster. The library
 is built once, which takes seconds and needs a C compiler (gcc or clang), and kept in
-``<cache dir>/compiled/`` under a digest of the model's text, so a refitted model is
-compiled afresh. Where no compiler is found or compiling fails, LightGBM predicts, with
-a warning.
+``<cache dir>/compiled/`` under a digest of the model's text and tl2cgen's version, so a
+refitted model is compiled afresh. Where no compiler is found or compiling fails,
+LightGBM predicts, with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 import shutil
 import sys
@@ -63,7 +64,8 @@ def compiled(model: str) -> Path | None:
     atomically), or None where no C compiler is found or compiling fails."""
     from linernotes.datasets import cache_dir
 
-    digest = hashlib.sha256(model.encode()).hexdigest()[:16]
+    key = f"{importlib.metadata.version('tl2cgen')}\n{model}"  # a new tl2cgen compiles again
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     library = cache_dir() / FOLDER / f"lightgbm-{digest}.so"
     if library.is_file():
         return library

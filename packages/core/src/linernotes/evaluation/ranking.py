@@ -99,29 +99,37 @@ def intra_list_diversity(ranked: Sequence[str], vectors: dict[str, np.ndarray]) 
     return float(np.mean([1.0 - float(a @ b) for a, b in combinations(vs, 2)]))
 
 
-def tag_vectors(catalog) -> dict[str, np.ndarray]:
-    """Unit-length tag vectors (listener counts per tag, idf-weighted) by item id."""
+def tag_matrix(catalog):
+    """Unit-length tag vectors (listener counts per tag, idf-weighted over the tagged
+    items), a sparse row per catalog item in ``catalog.item_ids`` order (empty where
+    untagged), and the tags of its columns."""
     import polars as pl
     import scipy.sparse as sp
 
     tags = catalog.item_tags.filter(pl.col("item_id").is_in(catalog.item_ids))
-    if tags.height == 0:
-        return {}
-    names = {t: n for n, t in enumerate(tags["tag"].unique().sort().to_list())}
-    items = {i: n for n, i in enumerate(tags["item_id"].unique().sort().to_list())}
+    names = tags["tag"].unique().sort().to_list()
+    column = {t: n for n, t in enumerate(names)}
+    index = catalog.item_index
     m = sp.csr_matrix(
         (
             np.log1p(tags["listeners"].to_numpy().astype(float)),
-            ([items[i] for i in tags["item_id"]], [names[t] for t in tags["tag"]]),
+            ([index[i] for i in tags["item_id"]], [column[t] for t in tags["tag"]]),
         ),
-        shape=(len(items), len(names)),
+        shape=(len(catalog.item_ids), len(names)),
     )
+    tagged = tags["item_id"].n_unique()
     df = np.bincount(m.indices, minlength=len(names))
-    m = m @ sp.diags(np.log(len(items) / df) + 1.0)
+    m = m @ sp.diags(np.log(tagged / np.maximum(df, 1)) + 1.0)
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-    m = sp.diags(1 / np.where(norms > 0, norms, 1)) @ m
-    dense = m.toarray()
-    return {i: dense[n] for i, n in items.items()}
+    return (sp.diags(1 / np.where(norms > 0, norms, 1)) @ m).tocsr(), names
+
+
+def tag_vectors(catalog) -> dict[str, np.ndarray]:
+    """Unit-length tag vectors (:func:`tag_matrix`'s rows, dense) by tagged item id."""
+    m, _ = tag_matrix(catalog)
+    tagged = np.flatnonzero(np.diff(m.indptr))
+    dense = m[tagged].toarray()
+    return {catalog.item_ids[n]: dense[k] for k, n in enumerate(tagged)}
 
 
 def read_listeners(path: Path) -> list[str]:
