@@ -40,11 +40,12 @@ def features(n: int = 300) -> np.ndarray:
 
 
 @needs_compiler
-def test_the_compiled_trees_predict_lightgbms_scores(model, cache):
+def test_the_compiled_trees_predict_lightgbms_scores(model, cache, capsys):
     x = features()
     expected = lightgbm().Booster(model_str=model).predict(x)
     assert np.array_equal(predictor(model)(x), expected)
     assert len(list(cache.glob("*.so"))) == 1
+    assert capsys.readouterr().out == ""  # stdout stays clean for --json
 
 
 @needs_compiler

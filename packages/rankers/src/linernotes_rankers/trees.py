@@ -10,8 +10,10 @@ LightGBM predicts, with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
+import io
 import os
 import shutil
 import sys
@@ -83,7 +85,8 @@ def compiled(model: str) -> Path | None:
     library.parent.mkdir(parents=True, exist_ok=True)
     partial = library.with_name(f"{library.stem}.{os.getpid()}.partial.so")
     trees = treelite.frontend.from_lightgbm(lightgbm().Booster(model_str=model))
-    with Console(stderr=True).status("compiling the blend's trees to native code (once)..."):
+    status = Console(stderr=True).status("compiling the blend's trees to native code (once)...")
+    with status, contextlib.redirect_stdout(io.StringIO()):  # tl2cgen prints its log
         try:
             tl2cgen.export_lib(
                 trees, toolchain=toolchain, libpath=str(partial), params={"parallel_comp": 4}
