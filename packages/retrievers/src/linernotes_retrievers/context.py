@@ -56,9 +56,8 @@ class ContextRetriever:
         index = self.catalog.item_index
         fits = {}
         for r, req in enumerate(requests):
-            words = req.context.words()
-            tags = self.item_tags.vector(self.words.tags(words)) if words else None
-            if tags is not None and tags.sum() > 0:
+            tags = self.item_tags.of_context(self.words, req.context)
+            if tags is not None:
                 fits[r] = tags / tags.max()
         seeded = [r for r, req in enumerate(requests) if req.context.seed in index]
         active = sorted({*fits, *seeded})  # the requests with candidates, as rows of scores

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from linernotes import Request
+from linernotes import Context, Request
 from linernotes.cache import cached
 from linernotes.catalog import Catalog
 from linernotes.errors import DataError
@@ -138,6 +138,13 @@ class ItemTags:
             if tag in self.index:
                 v[self.index[tag]] += w
         return v
+
+    def of_context(self, lexicon: Lexicon, context: Context) -> np.ndarray | None:
+        """The tag-weight vector of the tags ``lexicon`` reads in the context's words, or
+        None where it reads none the catalog has."""
+        words = context.words()
+        v = self.vector(lexicon.tags(words)) if words else None
+        return v if v is not None and v.sum() > 0 else None
 
     def profiles(self, requests: Sequence[Request], item_index: dict[str, int], top: int):
         """Each request's ``top`` tags, a row per request over :attr:`tags`: its history's

@@ -87,9 +87,8 @@ class TagRetriever:
         tags = self.item_tags
         q = tags.profiles(requests, index, self.profile_tags)
         for r, request in enumerate(requests):
-            words = request.context.words()
-            context = tags.vector(self.words.tags(words)) if words else None
-            if context is not None and context.sum() > 0:
+            context = tags.of_context(self.words, request.context)
+            if context is not None:
                 q[r] += self.context_weight * context / context.sum()
             seed = request.context.seed
             if seed in index:
