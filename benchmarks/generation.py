@@ -20,8 +20,9 @@ With --engines (e.g. ``transformers,ctranslate2:int8,ctranslate2:int8:1``, each
 ``engine[:dtype or compute_type[:threads]]``) it instead compares the planned
 generator's engines on real fact packs: seconds per story at batch 1 (p50 over
 --stories stories), stories/s at --engine-batch, the model's useful FLOP/s
-(each prompt once, each sampled token) against the measured fp32 (torch) and
-int8 (``torch._int_mm``) matmul peaks, and the share of sentences the model wrote.
+(each prompt once, each sampled token) against the measured fp32 and bf16
+(torch) and int8 (``torch._int_mm``) matmul peaks, and the share of sentences
+the model wrote.
 
 Needs LINERNOTES_DATA_MIRROR (or a downloaded dataset). Timings depend on load:
 the script prints the load average next to its results.
@@ -170,16 +171,17 @@ def compare_engines(specs: list[str], stories: int, batch: int) -> None:
     from transformers import AutoConfig
 
     pipe, packs = packs_from_mirror(max(stories, batch) + 1)
-    peak32, peak8 = matmul_flops(torch.float32), int8_matmul_ops()
+    peak32, peak16 = matmul_flops(torch.float32), matmul_flops(torch.bfloat16)
+    peak8 = int8_matmul_ops()
     print(
-        f"matmul peak: {peak32 / 1e9:.0f} GFLOP/s fp32 (torch, 1024²), "
-        f"{peak8 / 1e9:.0f} GOP/s int8 (torch._int_mm, 1024²); load average "
+        f"matmul peak: {peak32 / 1e9:.0f} GFLOP/s fp32, {peak16 / 1e9:.0f} GFLOP/s bf16 "
+        f"(torch, 1024²), {peak8 / 1e9:.0f} GOP/s int8 (torch._int_mm, 1024²); load average "
         f"{os.getloadavg()[0]:.1f}\n"
     )
     print(
         "| engine | load (s) | s/story at batch 1, p50 (min-max) | stories/s at batch "
-        f"{batch} | model GFLOP/s | of fp32 peak | of int8 peak | model sentences | "
-        "load average |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"{batch} | model GFLOP/s | of fp32 peak | of bf16 peak | of int8 peak | model "
+        "sentences | load average |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         flush=True,
     )
     config = AutoConfig.from_pretrained(resolve(DEFAULT_MODEL)[0])
@@ -224,7 +226,8 @@ def compare_engines(specs: list[str], stories: int, batch: int) -> None:
         print(
             f"| {spec} | {loaded:.1f} | {statistics.median(times):.2f} "
             f"({min(times):.2f}-{max(times):.2f}) | {batch / seconds:.2f} | {rate / 1e9:.0f} | "
-            f"{100 * rate / peak32:.0f}% | {100 * rate / peak8:.0f}% | {written:.2f} | "
+            f"{100 * rate / peak32:.0f}% | {100 * rate / peak16:.0f}% | "
+            f"{100 * rate / peak8:.0f}% | {written:.2f} | "
             f"{os.getloadavg()[0]:.1f} |",
             flush=True,
         )

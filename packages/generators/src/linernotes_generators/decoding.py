@@ -4,9 +4,10 @@
 is done and samples from the whole vocabulary (a sort and a multinomial over
 49k tokens per row per step). On a CPU that bookkeeping cost as much as the
 model itself for the planned generator's batches of 256 short candidates.
-:func:`sample_lines` encodes each prompt once, shares its cache among the
-prompt's samples, samples from the ``top_k`` most likely tokens only, and
-drops a row from the batch as soon as it ends its line.
+:func:`sample_lines` encodes each prompt once, lets the prompt's samples
+share its keys and values (:mod:`.shared_prompt`), samples from the ``top_k``
+most likely tokens only, and drops a row from the batch as soon as it ends its
+line.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
-PRUNE = 8  # ended rows leave the batch once they are an eighth of it
+from . import shared_prompt
 
 
 class Line(NamedTuple):
@@ -55,11 +56,11 @@ def sample_lines(
     under the model (before temperature and truncation): its fluency.
     """
     import torch
-    from transformers import DynamicCache
 
     stops = line_ends(tokenizer) if stops is None else stops
     enc = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
     ids, mask = enc["input_ids"], enc["attention_mask"]
+    shared_prompt.install(model, ids.shape[1] + max_new_tokens)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     rng = torch.Generator(device=model.device).manual_seed(seed)
     stop_ids = torch.tensor(sorted(stops), device=model.device)
@@ -67,50 +68,29 @@ def sample_lines(
     out: list[list[int]] = [[] for _ in range(rows)]
     logprob = [0.0] * rows
     with torch.inference_mode():
-        cache = DynamicCache(config=model.config)
-        if ids.shape[1] > 1:  # the prompt but its last token, once per prompt
-            model(
-                input_ids=ids[:, :-1],
-                attention_mask=mask[:, :-1],
-                position_ids=positions[:, :-1],
-                cache=cache,
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            cache.batch_repeat_interleave(samples)
-        alive = torch.arange(rows, device=model.device)
-        token = ids[:, -1:].repeat_interleave(samples, dim=0)
-        mask = mask.repeat_interleave(samples, dim=0)
+        keys, values, logits = _prefill(model, ids, mask, positions)
+        shared = shared_prompt.SharedPrompt(keys, values, mask, samples, max_new_tokens)
+        logits = logits.repeat_interleave(samples, dim=0)
+        alive = shared.live
         position = positions[:, -1:].repeat_interleave(samples, dim=0)
-        ended = torch.zeros(rows, dtype=torch.bool, device=model.device)
-        for _ in range(max_new_tokens):
-            logits = model(
-                input_ids=token,
-                attention_mask=mask,
-                position_ids=position,
-                cache=cache,
-                use_cache=True,
-            ).logits[:, -1, :]
+        for step in range(max_new_tokens):
             logits = logits.float()
             token = _draw(logits, temperature, top_p, top_k, rng)
-            drawn = logits.log_softmax(-1).gather(1, token.unsqueeze(1)).squeeze(1)
-            for row, t, lp, over in zip(
-                alive.tolist(), token.tolist(), drawn.tolist(), ended.tolist(), strict=True
-            ):
-                if not over:
-                    out[row].append(t)
-                    logprob[row] += lp
-            ended |= torch.isin(token, stop_ids)
-            if ended.all():
+            drawn = logits.gather(1, token.unsqueeze(1)).squeeze(1) - logits.logsumexp(-1)
+            for row, t, lp in zip(alive.tolist(), token.tolist(), drawn.tolist(), strict=True):
+                out[row].append(t)
+                logprob[row] += lp
+            going = ~torch.isin(token, stop_ids)
+            if not going.any() or step + 1 == max_new_tokens:
                 break
-            if ended.sum() * PRUNE >= len(alive):  # selecting rows copies the cache: not each step
-                keep = (~ended).nonzero().squeeze(1)
-                cache.batch_select_indices(keep)
-                alive, token, mask, position = alive[keep], token[keep], mask[keep], position[keep]
-                ended = ended[keep]
-            token = token.unsqueeze(1)
-            mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=1)
-            position = position + 1
+            if not going.all():  # ended rows leave the batch: no cache is copied
+                alive, token, position = alive[going], token[going], position[going]
+                shared.live = alive
+            shared.step, position = step, position + 1
+            logits = model(
+                input_ids=token.unsqueeze(1), position_ids=position, use_cache=False,
+                shared_prompt=shared,
+            ).logits[:, -1, :]  # fmt: skip
     texts = [tokenizer.decode(row, skip_special_tokens=True) for row in out]
     return [
         Line(text.split("\n")[0].strip(), lp / max(len(row), 1))
@@ -130,3 +110,16 @@ def _draw(logits: Any, temperature: float, top_p: float, top_k: int, rng: Any) -
     probs = probs.masked_fill(before >= top_p, 0.0)
     choice = torch.multinomial(probs, 1, generator=rng)
     return indices.gather(1, choice).squeeze(1)
+
+
+def _prefill(model: Any, ids: Any, mask: Any, positions: Any) -> tuple[list, list, Any]:
+    """Every layer's keys and values of the prompts ``ids``, and the logits of their last
+    tokens."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    logits = model(
+        input_ids=ids, attention_mask=mask, position_ids=positions,
+        cache=cache, use_cache=True, logits_to_keep=1,
+    ).logits[:, -1, :]  # fmt: skip
+    return [layer.keys for layer in cache.layers], [layer.values for layer in cache.layers], logits
