@@ -4,7 +4,8 @@ The planned generator samples 4 to 16 candidate sentences from every prompt. A
 key/value cache per row (transformers' ``DynamicCache``) holds a copy of its
 prompt for each sample, and grows by concatenation, so each decoding step
 copies every row's whole cache. On a CPU that copying and the attention over
-the copies cost as much as the model's matrix products (docs/generation.md).
+the copies cost as much as the model's matrix products (BENCHMARKS.md,
+"Shared-prompt attention").
 
 :class:`SharedPrompt` keeps each prompt's keys and values once, from its
 prefill, and each row's generated keys and values in buffers allocated once.
