@@ -71,21 +71,20 @@ def sample_lines(
         keys, values, logits = _prefill(model, ids, mask, positions)
         shared = shared_prompt.SharedPrompt(keys, values, mask, samples, max_new_tokens)
         logits = logits.repeat_interleave(samples, dim=0)
-        alive = shared.live
         position = positions[:, -1:].repeat_interleave(samples, dim=0)
         for step in range(max_new_tokens):
             logits = logits.float()
             token = _draw(logits, temperature, top_p, top_k, rng)
             drawn = logits.gather(1, token.unsqueeze(1)).squeeze(1) - logits.logsumexp(-1)
-            for row, t, lp in zip(alive.tolist(), token.tolist(), drawn.tolist(), strict=True):
+            drawn_rows = zip(shared.live.tolist(), token.tolist(), drawn.tolist(), strict=True)
+            for row, t, lp in drawn_rows:
                 out[row].append(t)
                 logprob[row] += lp
             going = ~torch.isin(token, stop_ids)
             if not going.any() or step + 1 == max_new_tokens:
                 break
             if not going.all():  # ended rows leave the batch: no cache is copied
-                alive, token, position = alive[going], token[going], position[going]
-                shared.live = alive
+                shared.live, token, position = shared.live[going], token[going], position[going]
             shared.step, position = step, position + 1
             logits = model(
                 input_ids=token.unsqueeze(1), position_ids=position, use_cache=False,
