@@ -1,5 +1,7 @@
 """The pipeline's stages, hooks, timings and fallback rule, on the tiny catalog."""
 
+import threading
+
 import pytest
 from linernotes import Draft, Listener, PipelineError, Request, Verdict, hookimpl
 from linernotes.ground import Grounder
@@ -214,3 +216,60 @@ def test_an_ungrounded_draft_leads_to_the_verified_fallback(catalog):
     assert result.trace.fallback and result.story is not None and result.story.fallback
     assert result.reviews[-1].passed and result.story.generator == "template"
     assert "no draft passed the safety filters; used the fallback" in result.trace.events
+
+
+class MeetingGenerator:
+    """The template generator, whose fit passes only while the ranker's fit runs too."""
+
+    name = "meeting"
+
+    def __init__(self, meeting, threads):
+        self.meeting = meeting
+        self.threads = threads
+        self.inner = get_registry().create("generator", "template")
+
+    def fit(self, catalog):
+        self.threads.append(threading.current_thread())
+        self.meeting.wait()  # raises BrokenBarrierError when fits run one after the other
+        self.inner.fit(catalog)
+
+    def generate(self, packs, n):
+        return self.inner.generate(packs, n)
+
+
+class MeetingRanker:
+    """The popcolisten ranker, whose fit passes only while the generator's fit runs too."""
+
+    name = "meeting"
+
+    def __init__(self, meeting):
+        self.meeting = meeting
+        self.inner = get_registry().create("ranker", "popcolisten", {"sources": ["colisten"]})
+
+    def fit(self, catalog):
+        self.meeting.wait()
+        self.inner.fit(catalog)
+
+    def rank(self, requests, candidates):
+        return self.inner.rank(requests, candidates)
+
+
+def test_the_generator_fits_in_the_background_while_the_ranker_fits(catalog):
+    meeting, threads = threading.Barrier(2, timeout=30), []
+    pipe = build(catalog, MeetingRanker(meeting), MeetingGenerator(meeting, threads))
+    assert threads and threads[0] is not threading.main_thread()
+    assert pipe.recommend(listener=catalog.listener_ids[0]).story is not None
+
+
+def test_a_generator_whose_fit_fails_fails_the_pipeline_fit(catalog):
+    class BrokenModel:
+        name = "broken-model"
+
+        def fit(self, catalog):
+            raise OSError("no weights here")
+
+        def generate(self, packs, n):
+            return []
+
+    with pytest.raises(OSError, match="no weights here"):
+        build(catalog, generator=BrokenModel())

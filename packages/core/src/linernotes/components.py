@@ -44,7 +44,10 @@ class Ranker(Protocol):
 
 @runtime_checkable
 class Generator(Protocol):
-    """Writes ``n`` drafts per fact pack, citing facts as ``[n]``."""
+    """Writes ``n`` drafts per fact pack, citing facts as ``[n]``.
+
+    ``fit`` runs in a background thread, beside the other components' fits.
+    """
 
     name: ClassVar[str]
 

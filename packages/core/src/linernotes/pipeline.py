@@ -111,22 +111,39 @@ class Pipeline:
         return pipe
 
     def fit(self, progress: bool = False) -> None:
-        """Fit every component on the catalog (once); ``progress`` shows a bar on stderr."""
+        """Fit every component on the catalog (once); ``progress`` shows a bar on stderr.
+
+        The generators fit in a background thread while the other components fit:
+        loading (on a cold start, converting) a model is mostly native work and file
+        reading, and a ranker's training leaves a core idle for much of its time.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
         start = time.perf_counter()
+        generators = [("generator", self.generator), ("fallback", self.fallback)]
         parts = [(f"retriever {n}", r) for n, (r, _) in self.retrievers.items()]
         parts += [
             ("ranker", self.ranker),
             *((f"reranker {n}", r) for n, r in self.rerankers.items()),
-            ("generator", self.generator),
-            ("fallback", self.fallback),
             *((f"safety {n}", f) for n, f in self.filters.items()),
         ]
-        with _progress(progress) as bar:
-            task = bar.add_task("fitting", total=len(parts))
-            for label, part in parts:
-                bar.update(task, description=f"fitting {label} ({part.name})")
-                part.fit(self.catalog)
-                bar.advance(task)
+        pool = ThreadPoolExecutor(1, "fit-generators")
+        try:
+            with _progress(progress) as bar:
+                task = bar.add_task("fitting", total=len(parts) + len(generators))
+                pending = [
+                    (label, part, pool.submit(part.fit, self.catalog)) for label, part in generators
+                ]
+                for label, part in parts:
+                    bar.update(task, description=f"fitting {label} ({part.name})")
+                    part.fit(self.catalog)
+                    bar.advance(task)
+                for label, part, future in pending:
+                    bar.update(task, description=f"fitting {label} ({part.name})")
+                    future.result()
+                    bar.advance(task)
+        finally:  # on an error, report it at once rather than after the generators' fits
+            pool.shutdown(wait=False, cancel_futures=True)
         self.fit_seconds = time.perf_counter() - start
 
     # -- requests --------------------------------------------------------------------------

@@ -73,19 +73,19 @@ def convert_gguf(gguf: Path, folder: Path) -> None:
     from transformers.initialization import no_init_weights
 
     console = Console(stderr=True, highlight=False)
+    # a line, not a live status: this runs beside the pipeline's progress bar (Pipeline.fit)
     console.print(f"[cyan]converting[/cyan] {gguf.name} to safetensors in {folder} (once)")
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    with console.status("de-quantizing the GGUF weights..."):
-        kwargs: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}
-        config = AutoConfig.from_pretrained(gguf.parent, **kwargs)
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(gguf.parent, **kwargs)
-        with no_init_weights():  # every weight is loaded below
-            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        model.load_state_dict(gguf_state_dict(gguf, model), strict=True)
-        model.generation_config = GenerationConfig.from_model_config(config)
-        model.save_pretrained(partial)
-        tokenizer.save_pretrained(partial)
+    kwargs: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}
+    config = AutoConfig.from_pretrained(gguf.parent, **kwargs)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(gguf.parent, **kwargs)
+    with no_init_weights():  # every weight is loaded below
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(gguf_state_dict(gguf, model), strict=True)
+    model.generation_config = GenerationConfig.from_model_config(config)
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
     console.print(f"[green]converted:[/green] {folder}")
