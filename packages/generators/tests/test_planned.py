@@ -5,9 +5,17 @@ import re
 import pytest
 from linernotes import Context, Draft, FactPack
 from linernotes.testing import GeneratorContract
+from linernotes.text import NameMatcher
 from linernotes_generators import PlannedGenerator
 from linernotes_generators.decoding import Line
-from linernotes_generators.planned import _echoes, _stray_unit, load_golden, plan, tells_all
+from linernotes_generators.planned import (
+    _echoes,
+    _one_sentence,
+    _stray_unit,
+    load_golden,
+    plan,
+    tells_all,
+)
 from linernotes_safety import Grounding
 
 # small budgets keep the real-model tests fast on a CPU
@@ -132,6 +140,23 @@ def test_candidates_that_break_a_rule_are_never_chosen(world, candidate):
     assert {s.writer for s in draft.sentences} == {"fallback"}
 
 
+@pytest.mark.parametrize(
+    ("text", "whole"),
+    [
+        ("Then try Panic! At the Disco, emo to 15 listeners.", True),
+        ("Martin L. Gore comes next, for 34 listeners.", True),
+        ("of Montreal comes next, for 34 listeners.", True),  # a name spelt in lower case
+        ("Then try Panic! It is emo to 15 listeners.", False),  # "Panic!" is no name
+        ("Martin L. Gore comes next. He is played by 34 listeners.", False),
+        ("then Martin L. Gore comes next.", False),
+        ("Martin L. Gore comes next, for 34 listeners", False),
+    ],
+)
+def test_a_sentence_breaks_only_inside_a_name(text, whole):
+    names = NameMatcher(["Panic! At the Disco", "Martin L. Gore", "of Montreal"])
+    assert (_one_sentence(text, names) == text) is whole
+
+
 def test_a_fact_that_keeps_failing_gives_way_to_its_picks_next_fact(world):
     catalog, packs, grounding = world
     first = plan(packs[0])[2]  # the second pick's planned fact (after the intro), and its spare
@@ -221,6 +246,31 @@ def test_a_sentence_must_tell_every_detail_of_its_fact(tiny):
     told = f"{tag.values['name']} is {tag.values['tag']} to {tag.values['listeners']} listeners."
     assert tells_all(tag, told)
     assert not tells_all(tag, f"{tag.values['name']} has {tag.values['listeners']} fans.")
+
+
+def test_what_golden_sentences_add_to_their_facts_passes_the_toxicity_filter(tiny):
+    """The model copies phrases from its examples, and one the filter blocks ("the pot
+    simmers") costs the whole story. The words of each example's fact (names such as
+    John Lee Hooker) are blanked: facts are screened on their own."""
+    from linernotes.text import tokens
+    from linernotes_safety import Toxicity
+
+    def added(golden):
+        said = {t for t, _, _ in tokens(golden.fact)}
+        text = golden.text
+        for token, start, end in reversed(tokens(text)):
+            if token in said:
+                text = text[:start] + " " * (end - start) + text[end:]
+        return text
+
+    catalog, packs = tiny
+    toxicity = Toxicity()
+    toxicity.fit(catalog)
+    golden = load_golden()
+    drafts = [Draft(added(g), "golden") for g in golden]
+    verdicts = toxicity.check(drafts, [packs[0]] * len(golden))
+    blocked = [(d.text, v.reasons) for d, v in zip(drafts, verdicts, strict=True) if v.reasons]
+    assert blocked == []
 
 
 def test_golden_sentences_ship_and_bad_files_fail_clearly(tmp_path):

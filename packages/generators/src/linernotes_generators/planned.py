@@ -44,7 +44,16 @@ from linernotes import Draft, Fact, FactPack, Sentence
 from linernotes.catalog import Catalog
 from linernotes.cite import Citer, has_phrase
 from linernotes.errors import ConfigError
-from linernotes.text import NameMatch, name_key, normalize, number_words, numbers, tokens
+from linernotes.text import (
+    NameMatch,
+    NameMatcher,
+    name_key,
+    normalize,
+    number_words,
+    numbers,
+    sentences,
+    tokens,
+)
 
 from . import ctranslate2_engine
 from .decoding import Line, sample_lines
@@ -75,7 +84,6 @@ _IS_FRIEND = re.compile(
 _WHO_PLAYS = re.compile(
     r"\bwho\s+(?:also\s+)?(?:play|plays|played|love|loves)\s+$", re.IGNORECASE
 )  # "...listeners who play <the pick>": the shared listeners told backwards
-_BREAK = re.compile(r"[.!?]\s")
 # claims no fact here can support (the pick's songs, fame, history): a candidate may
 # use one only when its fact does
 _CLAIMS = frozenset(
@@ -369,7 +377,7 @@ class PlannedGenerator:
             return self._choose_intro(candidates, pack, step, shown)
         best, best_score = None, float("-inf")
         for text, fluency in candidates:
-            text = _one_sentence(text)
+            text = _one_sentence(text, self.citer.names)
             if text is None or text in told:
                 continue
             words = [t for t, _, _ in tokens(text)]
@@ -408,7 +416,7 @@ class PlannedGenerator:
         takes at most half its word pairs from any one example."""
         best, best_score = None, float("-inf")
         for text, fluency in candidates:
-            text = _one_sentence(text)
+            text = _one_sentence(text, self.citer.names)
             if text is None:
                 continue
             words = [t for t, _, _ in tokens(text)]
@@ -537,12 +545,17 @@ def _intro_block(moment: str, sentence: str | None = None) -> str:
     return text + (f" {sentence}\n\n" if sentence is not None else "")
 
 
-def _one_sentence(text: str) -> str | None:
-    """The text when it is one whole sentence: a capital first, ``.`` or ``!`` last, no break."""
+def _one_sentence(text: str, names: NameMatcher) -> str | None:
+    """The text when it is one whole sentence: a capital (or a name) first, ``.`` or ``!``
+    last, and no sentence break but inside a name ("Panic! At the Disco", "Martin L. Gore":
+    the grounding filter splits the same way)."""
     text = " ".join(text.split())
-    if not text or not text[0].isupper() or text[-1] not in ".!" or _BREAK.search(text[:-1]):
+    if not text or text[-1] not in ".!":
         return None
-    return text
+    spans = [(m.start, m.end) for m in names.find(text)]
+    if not (text[0].isupper() or any(start == 0 for start, _ in spans)):
+        return None
+    return text if len(sentences(text, keep=spans)) == 1 else None
 
 
 def tells_all(fact: Fact, text: str) -> bool:
