@@ -9,7 +9,11 @@ from linernotes.text import NameMatcher
 from linernotes_generators import PlannedGenerator
 from linernotes_generators.decoding import Line
 from linernotes_generators.planned import (
+    _FIRST_PERSON,
+    _IS_FAN,
+    _claims,
     _echoes,
+    _first_person,
     _one_sentence,
     _stray_unit,
     load_golden,
@@ -157,6 +161,35 @@ def test_a_sentence_breaks_only_inside_a_name(text, whole):
     assert (_one_sentence(text, names) == text) is whole
 
 
+@pytest.mark.parametrize(
+    ("text", "first_person"),
+    [
+        ("Then comes My Chemical Romance, played by 77 listeners.", False),
+        ("My pick is My Chemical Romance, played by 77 listeners.", True),
+        ("We love My Bloody Valentine.", True),
+    ],
+)
+def test_a_name_speaks_in_no_first_person(text, first_person):
+    names = NameMatcher(["My Chemical Romance", "My Bloody Valentine"])
+    assert _first_person(text, names.find(text)) is first_person
+
+
+@pytest.mark.parametrize(
+    ("text", "fan"),
+    [
+        ("Lady Gaga is a fan of Britney Spears, and 342 listeners agree.", True),
+        ("The Beatles are fans of U2: 71 listeners.", True),
+        ("My Chemical Romance is not a fan of 1 of your friends.", True),
+        ("Sigur Rós is where many fans of Radiohead land next, 82 listeners.", False),
+        ("Lady Gaga fans also play Britney Spears: 342 listeners.", False),
+    ],
+)
+def test_no_artist_is_called_a_fan_of_another(text, fan):
+    """Co-listening says that listeners play both, never that one artist is a fan."""
+    names = NameMatcher(["Lady Gaga", "The Beatles", "My Chemical Romance", "Sigur Rós"])
+    assert any(_IS_FAN.match(text, m.end) for m in names.find(text)) is fan
+
+
 def test_a_fact_that_keeps_failing_gives_way_to_its_picks_next_fact(world):
     catalog, packs, grounding = world
     first = plan(packs[0])[2]  # the second pick's planned fact (after the intro), and its spare
@@ -246,6 +279,20 @@ def test_a_sentence_must_tell_every_detail_of_its_fact(tiny):
     told = f"{tag.values['name']} is {tag.values['tag']} to {tag.values['listeners']} listeners."
     assert tells_all(tag, told)
     assert not tells_all(tag, f"{tag.values['name']} has {tag.values['listeners']} fans.")
+
+
+def test_golden_sentences_obey_the_rules_their_candidates_must():
+    """An example that claims what no fact states ("whose songs", "a hit") teaches the
+    model candidates that the checks then reject."""
+    from linernotes.text import tokens
+
+    broken = []
+    for golden in load_golden():
+        said = {t for t, _, _ in tokens(golden.fact)}
+        words = [t for t, _, _ in tokens(golden.text) if t not in said]
+        if _claims(words, golden.fact) or not _FIRST_PERSON.isdisjoint(words):
+            broken.append(golden.text)
+    assert broken == []
 
 
 def test_what_golden_sentences_add_to_their_facts_passes_the_toxicity_filter(tiny):

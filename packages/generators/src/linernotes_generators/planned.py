@@ -81,6 +81,10 @@ FRESHNESS = 0.5  # nats per token a candidate may give up for each unit of fresh
 _IS_FRIEND = re.compile(
     r"\s+(?:is|are)\s+(?:\S+\s+){0,2}of\s+your\s+friends", re.IGNORECASE
 )  # "U2 is one of your friends" (friends play U2; U2 is no friend)
+_IS_FAN = re.compile(
+    r"\s+(?:is|are)\s+(?:not\s+)?(?:(?:a|an|the|also|already|big|huge|true|real)\s+)*fans?\s+of\b",
+    re.IGNORECASE,
+)  # "Lady Gaga is a fan of Britney Spears" (their listeners are; no fact says she is)
 _WHO_PLAYS = re.compile(
     r"\bwho\s+(?:also\s+)?(?:play|plays|played|love|loves)\s+$", re.IGNORECASE
 )  # "...listeners who play <the pick>": the shared listeners told backwards
@@ -367,8 +371,8 @@ class PlannedGenerator:
 
         A candidate must be one sentence of 6-32 words that names its pick, tells
         every detail of its fact (and the moment, if any), repeats no phrase or
-        long word, never has an artist play another or be a friend, counts nothing its fact
-        does not, claims nothing of a kind no fact states (songs, fame), and
+        long word, never has an artist play another or be a friend or a fan, counts
+        nothing its fact does not, claims nothing of a kind no fact states (songs, fame), and
         states nothing that no fact supports. The winner is the most fluent
         (mean token log-probability), with a bonus for the share of word pairs
         it does not take from its fact and its examples.
@@ -381,9 +385,11 @@ class PlannedGenerator:
             if text is None or text in told:
                 continue
             words = [t for t, _, _ in tokens(text)]
-            if not 6 <= len(words) <= 32 or _FIRST_PERSON.intersection(words):
+            if not 6 <= len(words) <= 32:
                 continue
             named = self.citer.names.find(text)
+            if _first_person(text, named):
+                continue
             pick = [
                 m for m in named if name_key(m.name) == name_key(step.fact.values.get("name", ""))
             ]
@@ -392,7 +398,10 @@ class PlannedGenerator:
             ):
                 continue
             if _repeats(text, named) or any(
-                _PLAYS.match(text, m.end) or _IS_FRIEND.match(text, m.end) for m in named
+                _PLAYS.match(text, m.end)
+                or _IS_FRIEND.match(text, m.end)
+                or _IS_FAN.match(text, m.end)
+                for m in named
             ):
                 continue
             if not _KIND_WORDS.get(step.fact.kind, set()) <= _stems(words):
@@ -461,6 +470,14 @@ def _repeats(text: str, named: list[NameMatch]) -> bool:
     grams = list(zip(words, words[1:], words[2:], strict=False))
     digits = [w for w in words if w.isdigit()]
     return len(set(grams)) < len(grams) or len(set(digits)) < len(digits)
+
+
+def _first_person(text: str, named: list[NameMatch]) -> bool:
+    """Whether the sentence speaks as "I" or "we" outside its names ("My Chemical Romance"
+    is no first person)."""
+    for m in reversed(named):
+        text = text[: m.start] + text[m.end :]
+    return not _FIRST_PERSON.isdisjoint(t for t, _, _ in tokens(text))
 
 
 def _claims(words: list[str], fact: str) -> bool:
