@@ -472,12 +472,17 @@ def _repeats(text: str, named: list[NameMatch]) -> bool:
     return len(set(grams)) < len(grams) or len(set(digits)) < len(digits)
 
 
+def _outside_names(text: str, named: list[NameMatch]) -> list[str]:
+    """The word tokens of ``text`` that are not part of a name it gives."""
+    for m in reversed(named):
+        text = text[: m.start] + text[m.end :]
+    return [t for t, _, _ in tokens(text)]
+
+
 def _first_person(text: str, named: list[NameMatch]) -> bool:
     """Whether the sentence speaks as "I" or "we" outside its names ("My Chemical Romance"
     is no first person)."""
-    for m in reversed(named):
-        text = text[: m.start] + text[m.end :]
-    return not _FIRST_PERSON.isdisjoint(t for t, _, _ in tokens(text))
+    return not _FIRST_PERSON.isdisjoint(_outside_names(text, named))
 
 
 def _claims(words: list[str], fact: str) -> bool:
@@ -516,9 +521,7 @@ def _ends_clause(rest: str) -> bool:
 def _echoes(text: str, named: list[NameMatch]) -> bool:
     """Whether a name, or a word of five letters or more, comes twice ("study, studying")."""
     keys = [name_key(m.name) for m in named]
-    for m in reversed(named):
-        text = text[: m.start] + text[m.end :]
-    words = [t for t, _, _ in tokens(text) if len(t) >= 5 and not t.isdigit()]
+    words = [t for t in _outside_names(text, named) if len(t) >= 5 and not t.isdigit()]
     stems = [w[:5] for w in words]
     return len(set(keys)) < len(keys) or len(set(stems)) < len(stems)
 
