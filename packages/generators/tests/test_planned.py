@@ -14,7 +14,10 @@ from linernotes_generators.planned import (
     _claims,
     _echoes,
     _first_person,
+    _fragment,
+    _miscast,
     _one_sentence,
+    _outside_names,
     _stray_unit,
     load_golden,
     plan,
@@ -130,6 +133,7 @@ def test_a_failing_sentence_is_resampled_alone_then_stood_in_for(world):
         "Here is a pick that Hip Hop Artist B loves, since {fact}",  # a name no fact supports
         "Here is the only calm pick of all, since {fact}",  # a claim no fact states
         "Here is a lovely pick, lovely still, since {fact}",  # a long word twice
+        "Here is a odd pick for you, since {fact}",  # "a" before a vowel
     ],
 )
 def test_candidates_that_break_a_rule_are_never_chosen(world, candidate):
@@ -281,18 +285,120 @@ def test_a_sentence_must_tell_every_detail_of_its_fact(tiny):
     assert not tells_all(tag, f"{tag.values['name']} has {tag.values['listeners']} fans.")
 
 
+# the names in each kind of fact, for matching the golden sentences' names
+_FACT_NAMES = [
+    re.compile(r"^[\d,]+ listeners who play (?P<artist>.+) also play (?P<name>.+)\.$"),
+    re.compile(r"^[\d,]+ listeners of (?P<name>.+) also play (?P<other>.+)\.$"),
+    re.compile(r"^[\d,]+ of your friends plays? (?P<name>.+)\.$"),
+    re.compile(r"^[\d,]+ listeners tagged (?P<name>.+) as .+\.$"),
+    re.compile(r"^(?P<name>.+) was first tagged .+ in \d+\.$"),
+    re.compile(r"^(?P<name>.+) has [\d,]+ listeners in this catalog, .+\.$"),
+]
+
+
 def test_golden_sentences_obey_the_rules_their_candidates_must():
-    """An example that claims what no fact states ("whose songs", "a hit") teaches the
-    model candidates that the checks then reject."""
+    """An example that claims what no fact states ("whose songs", "a hit", "keep him
+    close"), miscasts an artist or is no whole sentence teaches the model candidates that
+    the checks then reject."""
+    from linernotes import Fact
     from linernotes.text import tokens
 
+    golden = [g for g in load_golden() if g.place != "intro"]
+    values = []
+    for g in golden:
+        match = next(m for p in _FACT_NAMES if (m := p.match(g.fact)))
+        values.append(match.groupdict())
+    names = NameMatcher(sorted({v for found in values for v in found.values()}))
     broken = []
-    for golden in load_golden():
-        said = {t for t, _, _ in tokens(golden.fact)}
-        words = [t for t, _, _ in tokens(golden.text) if t not in said]
-        if _claims(words, golden.fact) or not _FIRST_PERSON.isdisjoint(words):
-            broken.append(golden.text)
+    for g, found in zip(golden, values, strict=True):
+        fact = Fact("golden", "golden", g.kind, g.fact, found)
+        named = names.find(g.text)
+        words = _outside_names(g.text, named)
+        said = _outside_names(g.fact, names.find(g.fact))
+        if (
+            _claims(words, said)
+            or not _FIRST_PERSON.isdisjoint(words)
+            or _miscast(g.text, named, fact)
+            or _fragment(g.text, named)
+        ):
+            broken.append(g.text)
     assert broken == []
+    intros = [g.text for g in load_golden() if g.place == "intro"]
+    assert [t for t in intros if _claims([w for w, _, _ in tokens(t)], ())] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "miscast"),
+    [
+        ("The Beatles are The Killers, and 104 listeners agree.", True),
+        ("Rihanna is 274 listeners who keep Beyoncé close.", True),
+        ("Lady Gaga is where many Britney Spears fans land next, 342 listeners.", True),
+        ("Lady Gaga has fans who play Britney Spears, 342 listeners.", True),
+        (
+            "If Lady Gaga is on your playlist, Britney Spears is next, and 342 listeners agree.",
+            False,
+        ),
+        ("Britney Spears is a natural match for Lady Gaga, and 342 listeners play both.", False),
+        ("Britney Spears comes next, a pick 342 listeners who play Lady Gaga made.", False),
+        ("Britney Spears is next; 342 listeners who play Lady Gaga have made room.", False),
+        ("From Britney Spears, it is a short trip to Lady Gaga: 342 listeners.", True),
+        ("From Lady Gaga, it is a short trip to Britney Spears: 342 listeners.", False),
+        ("You play Britney Spears, and so do 342 listeners who play Lady Gaga.", True),
+        ("If you play Lady Gaga, try Britney Spears, as 342 listeners do.", False),
+        ("If Lady Gaga is on your playlist, you are a fan of Britney Spears: 342.", True),
+        ("The Beatles are a fan favorite of The Killers, and 104 listeners agree.", True),
+        ("Britney Spears is a fan favorite of 342 listeners who play Lady Gaga.", False),
+    ],
+)
+def test_no_artist_is_cast_as_another_or_as_a_number(text, miscast):
+    """Of the fact "342 listeners who play Lady Gaga also play Britney Spears": the pick is
+    Britney Spears, new to the listener, and the listener's own Lady Gaga is neither the
+    sentence's subject nor where it comes from."""
+    from linernotes import Fact
+
+    fact = Fact(
+        "f",
+        "britney",
+        "colisten_history",
+        "342 listeners who play Lady Gaga also play Britney Spears.",
+        {"name": "Britney Spears", "artist": "Lady Gaga", "shared": 342},
+    )
+    names = NameMatcher(
+        ["Lady Gaga", "Britney Spears", "The Beatles", "The Killers", "Rihanna", "Beyoncé"]
+    )
+    assert _miscast(text, names.find(text), fact) is miscast
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("Lady Gaga, a favorite of 34 of your friends.", True),
+        ("And Ultravox, a pick 1 of your friends already plays.", True),
+        ("After that, The Yardbirds, which 14 listeners who play The Beatles have found.", True),
+        ("Ultravox; 24 listeners who play The Beatles have them on.", True),
+        ("Next, Ultravox, played by 77 fans of The Beatles, keeps the lights low.", False),
+        ("Cool down with Ultravox, alternative rock to 15 listeners.", False),
+        ("Lady Gaga is next, a favorite of 34 of your friends.", False),
+    ],
+)
+def test_a_sentence_is_more_than_a_name_and_a_phrase(text, fragment):
+    names = NameMatcher(["Lady Gaga", "Ultravox", "The Yardbirds", "The Beatles"])
+    assert _fragment(text, names.find(text)) is fragment
+
+
+def test_claims_are_read_outside_names():
+    """A name's words claim nothing ("King" in B.B. King); "him" of an artist claims a
+    gender no fact states, and "a band" what the artist is."""
+    names = NameMatcher(["B.B. King", "Queen", "Miley Cyrus"])
+    fact = "2 of your friends play Queen."
+    said = _outside_names(fact, names.find(fact))
+    for text, claims in [
+        ("B.B. King is next, a pick 2 of your friends play.", False),
+        ("Queen is the queen of rock for 2 of your friends.", True),
+        ("Miley Cyrus is next: 203 listeners keep him close.", True),
+        ("Miley Cyrus is next, a band 2 of your friends play.", True),
+    ]:
+        assert _claims(_outside_names(text, names.find(text)), said) is claims, text
 
 
 def test_what_golden_sentences_add_to_their_facts_passes_the_toxicity_filter(tiny):

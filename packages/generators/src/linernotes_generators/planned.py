@@ -34,7 +34,7 @@ import random
 import re
 import tomllib
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
@@ -75,8 +75,8 @@ _FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "i'll", "me", "my", "mine"
 # words a sentence must use to tell a fact of each kind, so that it tells that fact
 _KIND_WORDS = {"friends": {"friend"}}
 _PLAYS = re.compile(
-    r"\s+play(?:s|ed)?\b", re.IGNORECASE
-)  # "U2 plays Muse" (not "who play U2 also play")
+    r"\s+(?:play(?:s|ed)?|(?:also|already)\s+play(?:s|ed))\b", re.IGNORECASE
+)  # "U2 plays Muse", "Rihanna also plays Beyoncé" (not "who play U2 also play")
 FRESHNESS = 0.5  # nats per token a candidate may give up for each unit of fresh wording
 _IS_FRIEND = re.compile(
     r"\s+(?:is|are)\s+(?:\S+\s+){0,2}of\s+your\s+friends", re.IGNORECASE
@@ -85,6 +85,30 @@ _IS_FAN = re.compile(
     r"\s+(?:is|are)\s+(?:not\s+)?(?:(?:a|an|the|also|already|big|huge|true|real)\s+)*fans?\s+of\b",
     re.IGNORECASE,
 )  # "Lady Gaga is a fan of Britney Spears" (their listeners are; no fact says she is)
+_IS_ANOTHER = re.compile(
+    r"\s+(?:is|are|was|were)\s+(?:(?:a|an|the|just|also|like|fan)\s+)*(?:favou?rite\s+of\s+)?$",
+    re.IGNORECASE,
+)  # "The Beatles are <The Killers>", "U2 is a fan favorite of <The Beatles>", up to a name
+_IS_A_NUMBER = re.compile(
+    r"\s+(?:is|are|was|were)\s+(?:(?:a|an|the)\s+)?\d", re.IGNORECASE
+)  # "Rihanna is 274 listeners": an artist is no count
+_OWN_SUBJECT = re.compile(
+    r"\s+(?:is|are|was|were|has|have)\b", re.IGNORECASE
+)  # "Lady Gaga is where Britney Spears fans land" told of the listener's own artist
+_NOT_SUBJECT = re.compile(
+    r"\b(?:if|when|while|since|because|play|plays|played|of|by|with|for|to|from)\s+$",
+    re.IGNORECASE,
+)  # what may come before an artist that then is no subject ("If Lady Gaga is on...")
+_YOU_PLAY = re.compile(
+    r"\byou(?:\s+are|'re)?\s+(?:already\s+|also\s+)?"
+    r"(?:play|played|love|loved|know|(?:a\s+)?fans?\s+of)\s+$",
+    re.IGNORECASE,
+)  # "You play Cream", "you are a fan of Erasure": the pick is new to the listener
+_FROM = re.compile(r"\bfrom\s+$", re.IGNORECASE)  # "From <pick>, a short trip to <own>"
+_A_VOWEL = re.compile(r"\ba\s+[aeio]", re.IGNORECASE)  # "a alternative rock band"
+_LEAD_INS = frozenset(
+    {"and", "then", "next", "after", "that", "finally", "also", "so", "now", "last", "lastly"}
+)  # words that may come before a sentence's subject without a verb
 _WHO_PLAYS = re.compile(
     r"\bwho\s+(?:also\s+)?(?:play|plays|played|love|loves)\s+$", re.IGNORECASE
 )  # "...listeners who play <the pick>": the shared listeners told backwards
@@ -97,6 +121,12 @@ _CLAIMS = frozenset(
         *("award", "awards", "grammy", "born", "founded", "formed", "released", "record"),
         *("records", "track", "tracks", "lyrics", "chart", "charts", "million", "billion"),
         *("name", "sentence"),
+        # what the artist is: no fact says whether an artist is a band or a person, or
+        # which gender ("keep him close" of Miley Cyrus, "a great band" of Martin L. Gore)
+        *("band", "bands", "duo", "trio", "group", "groups", "singer", "singers", "rapper"),
+        *("rappers", "legend", "legends", "queen", "king", "icon", "icons", "royalty"),
+        *("he", "him", "his", "himself", "she", "her", "hers", "herself", "he's", "she's"),
+        *("man", "woman", "guy", "girl", "boy", "men", "women", "guys", "girls", "boys"),
     }
 )
 # what may follow a number, by the word that follows it in the fact
@@ -371,11 +401,13 @@ class PlannedGenerator:
 
         A candidate must be one sentence of 6-32 words that names its pick, tells
         every detail of its fact (and the moment, if any), repeats no phrase or
-        long word, never has an artist play another or be a friend or a fan, counts
-        nothing its fact does not, claims nothing of a kind no fact states (songs, fame), and
-        states nothing that no fact supports. The winner is the most fluent
-        (mean token log-probability), with a bonus for the share of word pairs
-        it does not take from its fact and its examples.
+        long word, never has an artist play another or be a friend, a fan, another
+        artist or a number, tells its fact the right way round, has a verb of its
+        own, counts nothing its fact does not, claims nothing of a kind no fact
+        states (songs, fame, "a band", "him"), and states nothing that no fact
+        supports. The winner is the most fluent (mean token log-probability), with
+        a bonus for the share of word pairs it does not take from its fact and its
+        examples.
         """
         if step.fact is None:
             return self._choose_intro(candidates, pack, step, shown)
@@ -397,18 +429,25 @@ class PlannedGenerator:
                 step.fact.kind == "colisten_history" and _WHO_PLAYS.search(text[: pick[0].start])
             ):
                 continue
-            if _repeats(text, named) or any(
-                _PLAYS.match(text, m.end)
-                or _IS_FRIEND.match(text, m.end)
-                or _IS_FAN.match(text, m.end)
-                for m in named
+            if (
+                _repeats(text, named)
+                or _a_before_vowel(text, named)
+                or any(
+                    _PLAYS.match(text, m.end)
+                    or _IS_FRIEND.match(text, m.end)
+                    or _IS_FAN.match(text, m.end)
+                    for m in named
+                )
             ):
                 continue
             if not _KIND_WORDS.get(step.fact.kind, set()) <= _stems(words):
                 continue
-            if not tells_all(step.fact, text) or _claims(words, step.fact.text):
+            fact_words = _outside_names(step.fact.text, self.citer.names.find(step.fact.text))
+            if not tells_all(step.fact, text) or _claims(_outside_names(text, named), fact_words):
                 continue
             if _stray_unit(text, named, step.fact.text) or _echoes(text, named):
+                continue
+            if _miscast(text, named, step.fact) or _fragment(text, named):
                 continue
             aligned = self.citer.align(text, pack, prefer=[step.number])
             if aligned.problems or step.number not in aligned.facts:
@@ -431,11 +470,16 @@ class PlannedGenerator:
             words = [t for t, _, _ in tokens(text)]
             if not 5 <= len(words) <= 24 or _FIRST_PERSON.intersection(words):
                 continue
-            if not set(_content_words(step.moment)) & set(words) or _claims(words, ""):
+            if not set(_content_words(step.moment)) & set(words) or _claims(words, ()):
                 continue
             if any(_fresh(text, g) < 0.5 for g in shown):  # not an example's copy
                 continue
-            if numbers(text) or number_words(text) or _echoes(text, []):
+            if (
+                numbers(text)
+                or number_words(text)
+                or _echoes(text, [])
+                or _a_before_vowel(text, [])
+            ):
                 continue
             aligned = self.citer.align(text, pack)
             if aligned.problems or aligned.facts or self.citer.names.find(text):
@@ -485,10 +529,56 @@ def _first_person(text: str, named: list[NameMatch]) -> bool:
     return not _FIRST_PERSON.isdisjoint(_outside_names(text, named))
 
 
-def _claims(words: list[str], fact: str) -> bool:
-    """Whether the sentence claims something of a kind its fact never states ("the only band")."""
-    said = {t for t, _, _ in tokens(fact)}
+def _claims(words: list[str], said: Iterable[str]) -> bool:
+    """Whether the sentence's ``words`` (outside its names) claim something of a kind that
+    the ``said`` words of its fact never state ("the only band", "keep him close")."""
+    said = set(said)
     return any(w in _CLAIMS and w not in said for w in words)
+
+
+def _miscast(text: str, named: list[NameMatch], fact: Fact) -> bool:
+    """Whether an artist is said to be another artist or a number ("The Beatles are The
+    Killers", "Rihanna is 274 listeners"), the listener is said to play the pick already
+    ("You play Cream"), or a shared-listeners fact is told backwards: the listener's own
+    artist as the subject ("Lady Gaga is where Britney Spears fans land next", of Britney
+    Spears; "If Lady Gaga is on your playlist" and "listeners who play Lady Gaga are" pass)
+    or the pick as the way in ("From Britney Spears, it is a short trip to Lady Gaga")."""
+    starts = [m.start for m in named]
+    pick = name_key(str(fact.values.get("name", "")))
+    own = name_key(str(fact.values.get("artist", ""))) if fact.kind == "colisten_history" else ()
+    for m in named:
+        key, before = name_key(m.name), text[: m.start]
+        if _IS_A_NUMBER.match(text, m.end):
+            return True
+        if any(start > m.end and _IS_ANOTHER.fullmatch(text, m.end, start) for start in starts):
+            return True
+        if key == pick and (_YOU_PLAY.search(before) or (own and _FROM.search(before))):
+            return True
+        if key == own and _OWN_SUBJECT.match(text, m.end) and not _NOT_SUBJECT.search(before):
+            return True
+    return False
+
+
+def _a_before_vowel(text: str, named: list[NameMatch]) -> bool:
+    """Whether "a" comes before a word starting with a vowel ("a alternative rock"),
+    outside names ("Rock Artist A also")."""
+    for m in reversed(named):
+        text = text[: m.start] + "X" + text[m.end :]
+    return _A_VOWEL.search(text) is not None
+
+
+def _fragment(text: str, named: list[NameMatch]) -> bool:
+    """Whether the sentence is a name and a phrase about it, with no verb of its own
+    ("Lady Gaga, a favorite of 34 of your friends.", "And Ultravox, a band 1 of your
+    friends plays."): its first name comes after lead-in words alone and before a comma or
+    semicolon, and no comma closes the phrase ("Yellowcard, played by 21 listeners,
+    keeps the lights low." passes)."""
+    if not named:
+        return False
+    first = named[0]
+    lead = [t for t, _, _ in tokens(text[: first.start])]
+    rest = text[first.end :].lstrip()
+    return set(lead) <= _LEAD_INS and rest[:1] in (",", ";") and "," not in rest[1:]
 
 
 def _stray_unit(text: str, named: list[NameMatch], fact: str) -> bool:
