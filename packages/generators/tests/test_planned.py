@@ -245,7 +245,8 @@ def test_the_intro_sets_the_moment_and_states_nothing(world, intro):
     gen = Scripted(script, retries=0, shots=30)  # shows every calm intro example
     gen.fit(catalog)
     first = gen.generate([pack], 1)[0][0].sentences[0]
-    assert first.writer == "fallback" and "calm" in first.text and first.facts == []
+    assert first.writer == "fallback" and first.facts == []
+    assert first.text == "Here are picks for this calm moment."
     gen = Scripted(retold, retries=0)
     gen.fit(catalog)
     draft = gen.generate([pack], 1)[0][0]

@@ -88,6 +88,15 @@ def test_story_style_tells_a_short_cited_story_about_the_picks(world):
             assert "calm moment" in sentences[0], draft.text
 
 
+def test_story_style_sets_a_moment_with_the_right_article(world):
+    _, packs, _ = world
+    for mood, phrase in (("energetic", "an energetic moment"), ("rainy", "a rainy moment")):
+        pack = copy.deepcopy(packs[0])
+        pack.context = Context(mood=mood)
+        text = TemplateGenerator(style="story").generate([pack], 1)[0][0].text
+        assert phrase in text.lower(), text
+
+
 def test_story_style_opens_without_a_context_and_is_deterministic(world):
     _, packs, _ = world
     pack = copy.deepcopy(packs[0])

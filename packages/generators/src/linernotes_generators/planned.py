@@ -491,9 +491,10 @@ class PlannedGenerator:
 
 def _stand_in(step: Step, tries: int) -> Sentence:
     """What stands in for a step no candidate passed: its fact's own sentence, cited, or
-    for the intro a plain line with the moment."""
+    for the intro a plain line with the moment ("Here are picks for this energetic
+    moment.")."""
     if step.fact is None:
-        return Sentence(f"Picks for your {step.moment}.", [], "fallback", tries)
+        return Sentence(f"Here are picks for this {step.moment} moment.", [], "fallback", tries)
     text = f"{step.fact.text.rstrip('.')} [{step.number}]."
     return Sentence(text, [step.number], "fallback", tries)
 

@@ -62,6 +62,15 @@ def moment_words(pack: FactPack) -> list[str]:
     return [w for w in words if _PLAIN.match(w)]
 
 
+def moment_phrase(pack: FactPack) -> str:
+    """The listener's context as "a rainy late night moment" ("an energetic moment"), or ""."""
+    words = moment_words(pack)
+    if not words:
+        return ""
+    article = "an" if words[0][0] in "aeiou" else "a"
+    return f"{article} {' '.join(words)} moment"
+
+
 class Prompter:
     """Turns a fact pack into chat messages: system prompt, ``shots`` examples, the request."""
 
@@ -115,8 +124,7 @@ class Prompter:
             if per_item[fact.item_id] <= self.facts_per_pick:
                 facts.append((number, fact.text))
         picks = [p.name for p in pack.picks if p.id in per_item]
-        words = moment_words(pack)
-        moment = f"a {' '.join(words)} moment" if words else ""
+        moment = moment_phrase(pack)
         return facts, picks, moment
 
     def _render(self, facts: list[tuple[int, str]], picks: list[str], moment: str) -> str:

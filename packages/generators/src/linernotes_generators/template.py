@@ -16,7 +16,7 @@ from linernotes import Draft, Fact, FactPack, Sentence
 from linernotes.catalog import Catalog
 from linernotes.text import sentences
 
-from .prompts import moment_words
+from .prompts import moment_phrase
 
 # One phrase list per fact kind; {n} is the citation. Placeholders name fact values.
 LEAD = {
@@ -215,8 +215,7 @@ def _story(
 
 def _context(pack: FactPack) -> str | None:
     """The listener's context as "a rainy late night moment", plain words only; else None."""
-    words = moment_words(pack)
-    return "a " + " ".join(words) + " moment" if words else None
+    return moment_phrase(pack) or None
 
 
 def _recorded(draft: Draft) -> Draft:
