@@ -11,6 +11,7 @@ from linernotes_generators.decoding import Line
 from linernotes_generators.planned import (
     _FIRST_PERSON,
     _IS_FAN,
+    _called,
     _claims,
     _echoes,
     _first_person,
@@ -320,6 +321,7 @@ def test_golden_sentences_obey_the_rules_their_candidates_must():
             _claims(words, said)
             or not _FIRST_PERSON.isdisjoint(words)
             or _miscast(g.text, named, fact)
+            or _called(g.text, named)
             or _fragment(g.text, named)
         ):
             broken.append(g.text)
@@ -368,6 +370,26 @@ def test_no_artist_is_cast_as_another_or_as_a_number(text, miscast):
         ["Lady Gaga", "Britney Spears", "The Beatles", "The Killers", "Rihanna", "Beyoncé"]
     )
     assert _miscast(text, names.find(text), fact) is miscast
+
+
+@pytest.mark.parametrize(
+    ("text", "called"),
+    [
+        ("Muse is a powerful instrument, with 141 listeners who play Radiohead.", True),
+        ("Maria Rita is a drink that 6 listeners who play Los Hermanos make.", True),
+        ("Suede is the latest in the britpop family, and 8 listeners agree.", True),
+        ("Muse is a natural match for Radiohead, and 141 listeners play both.", False),
+        ("Muse is already a fan favorite, with 141 listeners who play Radiohead.", False),
+        ("Muse is the next stop on the line, picked up by 141 listeners.", False),
+        ("Muse are another pick 3 of your friends already love.", False),
+        ("Muse is where 141 listeners who play Radiohead land next.", False),
+    ],
+)
+def test_an_artist_is_called_nothing_but_a_pick(text, called):
+    """No fact says what an artist is, so "<artist> is a ..." may only name a role in the
+    listener's playlist (a match, a pick, a favourite, the next stop)."""
+    names = NameMatcher(["Muse", "Radiohead", "Maria Rita", "Los Hermanos", "Suede"])
+    assert _called(text, names.find(text)) is called
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,26 @@ _YOU_PLAY = re.compile(
 )  # "You play Cream", "you are a fan of Erasure": the pick is new to the listener
 _FROM = re.compile(r"\bfrom\s+$", re.IGNORECASE)  # "From <pick>, a short trip to <own>"
 _A_VOWEL = re.compile(r"\ba\s+[aeio]", re.IGNORECASE)  # "a alternative rock band"
+_IS_A = re.compile(
+    r"\s+(?:is|are|was|were)\s+(?:(?:already|also|just|still|truly|really|simply)\s+)?"
+    r"(?:a|an|the|another)\s+",
+    re.IGNORECASE,
+)  # "Muse is a powerful instrument": what follows names what the artist is
+_ROLES = frozenset(
+    {
+        *("pick", "picks", "choice", "choices", "match", "fit", "favorite", "favourite"),
+        *("favorites", "favourites", "companion", "step", "stop", "thing", "call", "bet"),
+        *("finish", "start", "addition", "treat", "discovery", "option", "soundtrack"),
+        *("pairing", "partner", "neighbour", "neighbor", "way", "listen", "find"),
+    }
+)  # what a sentence may call an artist: a pick for the listener, not a kind of thing
+_ROLE_ENDS = frozenset(
+    {
+        *("for", "to", "of", "with", "on", "in", "among", "by", "from", "at", "as", "who"),
+        *("that", "which", "where", "and", "but", "or", "here", "there", "now", "since"),
+        *("because", "like", "than", "when", "while", "if", "so"),
+    }
+)  # words that end the noun phrase after "is a"
 _LEAD_INS = frozenset(
     {"and", "then", "next", "after", "that", "finally", "also", "so", "now", "last", "lastly"}
 )  # words that may come before a sentence's subject without a verb
@@ -447,7 +467,7 @@ class PlannedGenerator:
                 continue
             if _stray_unit(text, named, step.fact.text) or _echoes(text, named):
                 continue
-            if _miscast(text, named, step.fact) or _fragment(text, named):
+            if _miscast(text, named, step.fact) or _called(text, named) or _fragment(text, named):
                 continue
             aligned = self.citer.align(text, pack, prefer=[step.number])
             if aligned.problems or step.number not in aligned.facts:
@@ -566,6 +586,28 @@ def _a_before_vowel(text: str, named: list[NameMatch]) -> bool:
     for m in reversed(named):
         text = text[: m.start] + "X" + text[m.end :]
     return _A_VOWEL.search(text) is not None
+
+
+def _called(text: str, named: list[NameMatch]) -> bool:
+    """Whether an artist is called something other than a pick for the listener ("Muse is
+    a powerful instrument", "Maria Rita is a drink", "Кирпичи is a giant here"): after
+    "<artist> is a", the noun that ends the phrase must be one of :data:`_ROLES` ("a
+    natural match for", "a fan favorite, with", "the next stop on the line")."""
+    starts = {m.start for m in named}
+    for m in named:
+        found = _IS_A.match(text, m.end)
+        if found is None:
+            continue
+        head, offset = None, found.end()
+        for word, start, end in tokens(text[offset:]):
+            if word in _ROLE_ENDS or word.isdigit() or offset + start in starts:
+                break
+            head = word
+            if text[offset + end : offset + end + 1] in (",", ";", ":", ".", "!", "?"):
+                break
+        if head is not None and head not in _ROLES:
+            return True
+    return False
 
 
 def _fragment(text: str, named: list[NameMatch]) -> bool:
