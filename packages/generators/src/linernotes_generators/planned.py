@@ -432,6 +432,7 @@ class PlannedGenerator:
         if step.fact is None:
             return self._choose_intro(candidates, pack, step, shown)
         best, best_score = None, float("-inf")
+        fact_words = _outside_names(step.fact.text, self.citer.names.find(step.fact.text))
         for text, fluency in candidates:
             text = _one_sentence(text, self.citer.names)
             if text is None or text in told:
@@ -462,7 +463,6 @@ class PlannedGenerator:
                 continue
             if not _KIND_WORDS.get(step.fact.kind, set()) <= _stems(words):
                 continue
-            fact_words = _outside_names(step.fact.text, self.citer.names.find(step.fact.text))
             if not tells_all(step.fact, text) or _claims(_outside_names(text, named), fact_words):
                 continue
             if _stray_unit(text, named, step.fact.text) or _echoes(text, named):
