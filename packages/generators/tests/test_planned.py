@@ -20,6 +20,7 @@ from linernotes_generators.planned import (
     _one_sentence,
     _outside_names,
     _stray_unit,
+    _unfinished,
     load_golden,
     plan,
     tells_all,
@@ -323,6 +324,7 @@ def test_golden_sentences_obey_the_rules_their_candidates_must():
             or _miscast(g.text, named, fact)
             or _called(g.text, named)
             or _fragment(g.text, named)
+            or _unfinished(g.text, named)
         ):
             broken.append(g.text)
     assert broken == []
@@ -407,6 +409,21 @@ def test_an_artist_is_called_nothing_but_a_pick(text, called):
 def test_a_sentence_is_more_than_a_name_and_a_phrase(text, fragment):
     names = NameMatcher(["Lady Gaga", "Ultravox", "The Yardbirds", "The Beatles"])
     assert _fragment(text, names.find(text)) is fragment
+
+
+@pytest.mark.parametrize(
+    ("text", "unfinished"),
+    [
+        ("Then breathe along with Sia, as 20 listeners who play Coldplay.", True),
+        ("Follow with Nickelback, a pick 24 listeners who play Three Days Grace.", True),
+        ("Then hand the stage to Sia, a pick 41 listeners who play Coldplay have made.", False),
+        ("Then breathe along with Sia, as 20 listeners who play Coldplay do.", False),
+        ("Sia is a favorite of 20 listeners who play Coldplay.", False),
+    ],
+)
+def test_a_sentence_does_not_stop_before_its_last_verb(text, unfinished):
+    names = NameMatcher(["Sia", "Coldplay", "Nickelback", "Three Days Grace"])
+    assert _unfinished(text, names.find(text)) is unfinished
 
 
 def test_claims_are_read_outside_names():

@@ -126,6 +126,11 @@ _ROLE_ENDS = frozenset(
         *("because", "like", "than", "when", "while", "if", "so"),
     }
 )  # words that end the noun phrase after "is a"
+_UNFINISHED = re.compile(
+    r"\b(?:as|pick|choice)\s+[\d,]+\s+(?:\S+\s+){0,3}?who\s+(?:also\s+)?"
+    r"(?:play|plays|love|loves)\s+$",
+    re.IGNORECASE,
+)  # "..., as 124 listeners who play <Coldplay>." ends before the clause's own verb
 _LEAD_INS = frozenset(
     {"and", "then", "next", "after", "that", "finally", "also", "so", "now", "last", "lastly"}
 )  # words that may come before a sentence's subject without a verb
@@ -423,11 +428,11 @@ class PlannedGenerator:
         every detail of its fact (and the moment, if any), repeats no phrase or
         long word, never has an artist play another or be a friend, a fan, another
         artist or a number, tells its fact the right way round, has a verb of its
-        own, counts nothing its fact does not, claims nothing of a kind no fact
-        states (songs, fame, "a band", "him"), and states nothing that no fact
-        supports. The winner is the most fluent (mean token log-probability), with
-        a bonus for the share of word pairs it does not take from its fact and its
-        examples.
+        own (and its last clause too), counts nothing its fact does not, claims
+        nothing of a kind no fact states (songs, fame, "a band", "him"), and states
+        nothing that no fact supports. The winner is the most fluent (mean token
+        log-probability), with a bonus for the share of word pairs it does not
+        take from its fact and its examples.
         """
         if step.fact is None:
             return self._choose_intro(candidates, pack, step, shown)
@@ -467,7 +472,9 @@ class PlannedGenerator:
                 continue
             if _stray_unit(text, named, step.fact.text) or _echoes(text, named):
                 continue
-            if _miscast(text, named, step.fact) or _called(text, named) or _fragment(text, named):
+            if _miscast(text, named, step.fact) or _called(text, named):
+                continue
+            if _fragment(text, named) or _unfinished(text, named):
                 continue
             aligned = self.citer.align(text, pack, prefer=[step.number])
             if aligned.problems or step.number not in aligned.facts:
@@ -608,6 +615,16 @@ def _called(text: str, named: list[NameMatch]) -> bool:
         if head is not None and head not in _ROLES:
             return True
     return False
+
+
+def _unfinished(text: str, named: list[NameMatch]) -> bool:
+    """Whether the sentence stops before its last clause's verb: "..., as 124 listeners who
+    play Coldplay." or "..., a pick 24 listeners who play Three Days Grace." (its name
+    ends the sentence; "..., a pick 41 listeners who play Depeche Mode have made too."
+    passes)."""
+    if not named or text[named[-1].end :].strip() not in (".", "!"):
+        return False
+    return _UNFINISHED.search(text, 0, named[-1].start) is not None
 
 
 def _fragment(text: str, named: list[NameMatch]) -> bool:
