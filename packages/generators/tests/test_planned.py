@@ -10,6 +10,7 @@ from linernotes_generators import PlannedGenerator
 from linernotes_generators.decoding import Line
 from linernotes_generators.planned import (
     _FIRST_PERSON,
+    _INTRODUCES,
     _IS_FAN,
     _called,
     _claims,
@@ -235,6 +236,8 @@ def test_numbers_count_what_their_fact_counts_and_nothing_comes_twice():
         "A calm hour deserves Rock Artist B.",  # names an artist
         "A calm hour deserves these 3 picks.",  # a number
         "Keep things calm with a few picks that never raise their voice.",  # an example's copy
+        "A calm hour is a time to be.",  # introduces nothing: no picks, no music
+        "A calm hour deserves these pick.",  # "these pick"
     ],
 )
 def test_the_intro_sets_the_moment_and_states_nothing(world, intro):
@@ -330,6 +333,7 @@ def test_golden_sentences_obey_the_rules_their_candidates_must():
     assert broken == []
     intros = [g.text for g in load_golden() if g.place == "intro"]
     assert [t for t in intros if _claims([w for w, _, _ in tokens(t)], ())] == []
+    assert [t for t in intros if _INTRODUCES.isdisjoint(w for w, _, _ in tokens(t))] == []
 
 
 @pytest.mark.parametrize(

@@ -131,6 +131,12 @@ _UNFINISHED = re.compile(
     r"(?:play|plays|love|loves)\s+$",
     re.IGNORECASE,
 )  # "..., as 124 listeners who play <Coldplay>." ends before the clause's own verb
+_INTRODUCES = frozenset(
+    {"pick", "picks", "music", "playlist", "soundtrack", "sound", "sounds", "tunes", "mix"}
+)  # an intro introduces the picks, so it names them ("Choose a yoga class." does not)
+_MISCOUNTED = re.compile(
+    r"\b(?:these|those)\s+pick\b|\b(?:this|that)\s+picks\b", re.IGNORECASE
+)  # "let these pick fill the car"
 _LEAD_INS = frozenset(
     {"and", "then", "next", "after", "that", "finally", "also", "so", "now", "last", "lastly"}
 )  # words that may come before a sentence's subject without a verb
@@ -487,8 +493,9 @@ class PlannedGenerator:
 
     def _choose_intro(self, candidates: list[Line], pack: FactPack, step: Step, shown: list[str]):
         """The most fluent intro: one sentence of 5-24 words that uses a word of the
-        moment, states nothing (no artist, number, tag or claim), is uncited and
-        takes at most half its word pairs from any one example."""
+        moment, names what it introduces (the picks, the music), states nothing (no
+        artist, number, tag or claim), is uncited and takes at most half its word pairs
+        from any one example."""
         best, best_score = None, float("-inf")
         for text, fluency in candidates:
             text = _one_sentence(text, self.citer.names)
@@ -496,6 +503,8 @@ class PlannedGenerator:
                 continue
             words = [t for t, _, _ in tokens(text)]
             if not 5 <= len(words) <= 24 or _FIRST_PERSON.intersection(words):
+                continue
+            if _INTRODUCES.isdisjoint(words) or _MISCOUNTED.search(text):
                 continue
             if not set(_content_words(step.moment)) & set(words) or _claims(words, ()):
                 continue
