@@ -238,6 +238,7 @@ def test_numbers_count_what_their_fact_counts_and_nothing_comes_twice():
         "Keep things calm with a few picks that never raise their voice.",  # an example's copy
         "A calm hour is a time to be.",  # introduces nothing: no picks, no music
         "A calm hour deserves these pick.",  # "these pick"
+        "A calm hour is a day, a day, a day for picks.",  # a phrase repeated
     ],
 )
 def test_the_intro_sets_the_moment_and_states_nothing(world, intro):

@@ -493,9 +493,9 @@ class PlannedGenerator:
 
     def _choose_intro(self, candidates: list[Line], pack: FactPack, step: Step, shown: list[str]):
         """The most fluent intro: one sentence of 5-24 words that uses a word of the
-        moment, names what it introduces (the picks, the music), states nothing (no
-        artist, number, tag or claim), is uncited and takes at most half its word pairs
-        from any one example."""
+        moment, names what it introduces (the picks, the music), repeats no phrase,
+        states nothing (no artist, number, tag or claim), is uncited and takes at most
+        half its word pairs from any one example."""
         best, best_score = None, float("-inf")
         for text, fluency in candidates:
             text = _one_sentence(text, self.citer.names)
@@ -504,7 +504,7 @@ class PlannedGenerator:
             words = [t for t, _, _ in tokens(text)]
             if not 5 <= len(words) <= 24 or _FIRST_PERSON.intersection(words):
                 continue
-            if _INTRODUCES.isdisjoint(words) or _MISCOUNTED.search(text):
+            if _INTRODUCES.isdisjoint(words) or _MISCOUNTED.search(text) or _repeats(text, []):
                 continue
             if not set(_content_words(step.moment)) & set(words) or _claims(words, ()):
                 continue
