@@ -12,6 +12,8 @@ from linernotes_generators.planned import (
     _FIRST_PERSON,
     _INTRODUCES,
     _IS_FAN,
+    _MISCOUNTED,
+    _a_before_vowel,
     _called,
     _claims,
     _echoes,
@@ -329,12 +331,14 @@ def test_golden_sentences_obey_the_rules_their_candidates_must():
             or _called(g.text, named)
             or _fragment(g.text, named)
             or _unfinished(g.text, named)
+            or _a_before_vowel(g.text, named)
         ):
             broken.append(g.text)
     assert broken == []
     intros = [g.text for g in load_golden() if g.place == "intro"]
     assert [t for t in intros if _claims([w for w, _, _ in tokens(t)], ())] == []
     assert [t for t in intros if _INTRODUCES.isdisjoint(w for w, _, _ in tokens(t))] == []
+    assert [t for t in intros if _MISCOUNTED.search(t) or _a_before_vowel(t, [])] == []
 
 
 @pytest.mark.parametrize(
