@@ -34,7 +34,7 @@ import random
 import re
 import tomllib
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
@@ -543,10 +543,16 @@ def _spare(step: Step) -> Step:
     return replace(step, number=number, fact=fact, spares=tuple(rest))
 
 
+def _names_replaced(text: str, named: list[NameMatch], by: Callable[[NameMatch], str]) -> str:
+    """``text`` with each name it gives (``named``, left to right) replaced by ``by(name)``."""
+    for m in reversed(named):
+        text = text[: m.start] + by(m) + text[m.end :]
+    return text
+
+
 def _repeats(text: str, named: list[NameMatch]) -> bool:
     """Whether a word trigram comes twice, or the same number does (a name is one word)."""
-    for m in reversed(named):
-        text = text[: m.start] + "_".join(name_key(m.name)) + text[m.end :]
+    text = _names_replaced(text, named, lambda m: "_".join(name_key(m.name)))
     words = [t for t, _, _ in tokens(text)]
     grams = list(zip(words, words[1:], words[2:], strict=False))
     digits = [w for w in words if w.isdigit()]
@@ -555,9 +561,7 @@ def _repeats(text: str, named: list[NameMatch]) -> bool:
 
 def _outside_names(text: str, named: list[NameMatch]) -> list[str]:
     """The word tokens of ``text`` that are not part of a name it gives."""
-    for m in reversed(named):
-        text = text[: m.start] + text[m.end :]
-    return [t for t, _, _ in tokens(text)]
+    return [t for t, _, _ in tokens(_names_replaced(text, named, lambda m: ""))]
 
 
 def _first_person(text: str, named: list[NameMatch]) -> bool:
@@ -599,9 +603,7 @@ def _miscast(text: str, named: list[NameMatch], fact: Fact) -> bool:
 def _a_before_vowel(text: str, named: list[NameMatch]) -> bool:
     """Whether "a" comes before a word starting with a vowel ("a alternative rock"),
     outside names ("Rock Artist A also")."""
-    for m in reversed(named):
-        text = text[: m.start] + "X" + text[m.end :]
-    return _A_VOWEL.search(text) is not None
+    return _A_VOWEL.search(_names_replaced(text, named, lambda m: "X")) is not None
 
 
 def _called(text: str, named: list[NameMatch]) -> bool:
