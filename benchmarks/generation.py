@@ -22,7 +22,9 @@ generator's engines on real fact packs: seconds per story at batch 1 (p50 over
 --stories stories), stories/s at --engine-batch, the model's useful FLOP/s
 (each prompt once, each sampled token) against the measured fp32 and bf16
 (torch) and int8 (``torch._int_mm``) matmul peaks, and the share of sentences
-the model wrote.
+the model wrote. The planned generator runs with its defaults (the base model, 3
+examples per fact) unless --params gives others (the story model:
+``--params '{"model": "linernotes/SmolLM2-135M-stories", "shots": 0}'``).
 
 Needs LINERNOTES_DATA_MIRROR (or a downloaded dataset). Timings depend on load:
 the script prints the load average next to its results.
@@ -150,18 +152,19 @@ def throughput(model, tokenizer, chats, sizes, new_tokens, per_token, peak_flops
     return rows
 
 
-def planned(spec: str):
-    """A planned generator for ``engine[:dtype or compute_type[:threads]]``."""
+def planned(spec: str, extra: dict):
+    """A planned generator for ``engine[:dtype or compute_type[:threads]]``, with the
+    ``extra`` parameters."""
     from linernotes_generators import PlannedGenerator
 
     engine, kind, threads = (spec.split(":") + ["", ""])[:3]
-    params = {"engine": engine, "threads": int(threads or 0)}
+    params = {**extra, "engine": engine, "threads": int(threads or 0)}
     if kind:
         params["dtype" if engine == "transformers" else "compute_type"] = kind
     return PlannedGenerator(**params)
 
 
-def compare_engines(specs: list[str], stories: int, batch: int) -> None:
+def compare_engines(specs: list[str], stories: int, batch: int, extra: dict) -> None:
     """Per-story p50 at batch 1, stories/s at ``batch``, and the share of the matmul peaks."""
     import statistics
 
@@ -187,7 +190,7 @@ def compare_engines(specs: list[str], stories: int, batch: int) -> None:
     config = AutoConfig.from_pretrained(resolve(DEFAULT_MODEL)[0])
     tokenizer = _tokenizer(DEFAULT_MODEL)
     for spec in specs:
-        gen = planned(spec)
+        gen = planned(spec, extra)
         start = time.perf_counter()
         gen.fit(pipe.catalog)
         loaded = time.perf_counter() - start
@@ -249,10 +252,18 @@ def main() -> None:
     parser.add_argument("--engines", default="", help="compare planned generator engines instead")
     parser.add_argument("--stories", type=int, default=5, help="stories timed one at a time")
     parser.add_argument("--engine-batch", type=int, default=32, help="batch size for stories/s")
+    parser.add_argument(
+        "--params",
+        default="{}",
+        help="planned generator parameters for --engines, as JSON, e.g. "
+        '\'{"model": "linernotes/SmolLM2-135M-stories", "shots": 0}\' (the story model)',
+    )
     args = parser.parse_args()
     if args.engines:
         print(f"# planned generator engines, {time.strftime('%Y-%m-%d %H:%M')}\n")
-        compare_engines(args.engines.split(","), args.stories, args.engine_batch)
+        compare_engines(
+            args.engines.split(","), args.stories, args.engine_batch, json.loads(args.params)
+        )
         return
     sizes = [int(s) for s in args.batch_sizes.split(",")]
 

@@ -6,9 +6,11 @@ from linernotes.testing import tiny_catalog, tiny_requests
 
 @pytest.fixture(scope="session")
 def model_dir():
-    """The default model, converted from its bundled GGUF once per test session."""
-    from linernotes_generators.models import default_model_dir
+    """The bundled base model's folder, converted from its GGUF once per test session, after
+    the story model is merged from it (once)."""
+    from linernotes_generators.models import default_model_dir, story_model_dir
 
+    story_model_dir()
     return default_model_dir()
 
 

