@@ -66,7 +66,9 @@ def test_each_method_refuses_the_other_kind_of_folder(pack, tmp_path):
 
 @pytest.mark.slow
 def test_a_few_sft_steps_lower_the_loss_and_save_the_adapter(pack, tmp_path):
+    import torch
     from linernotes_generators.models import DEFAULT_MODEL
+    from safetensors.torch import load_file
 
     folder = _sentences_folder(tmp_path / "sentences", pack)
     out = tmp_path / "tuned"
@@ -77,4 +79,6 @@ def test_a_few_sft_steps_lower_the_loss_and_save_the_adapter(pack, tmp_path):
     assert m["eval_loss"] < m["eval_loss_before"]
     adapter = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == DEFAULT_MODEL and adapter["r"] == 8
+    weights = load_file(out / "adapter" / "adapter_model.safetensors")
+    assert weights and all(w.dtype == torch.bfloat16 for w in weights.values())
     assert (out / "model.safetensors").is_file() and not (out / "checkpoints").exists()

@@ -132,11 +132,10 @@ def tune(
     if held:
         evaluated = trainer.evaluate()
         metrics.update({k: round(v, 4) for k, v in evaluated.items() if _kept(k)})
-    if settings.lora:  # the adapter alone, in bfloat16 (what linernotes-generators ships)
-        import torch
-
+    if settings.lora:  # the adapter alone (what linernotes-generators ships)
         trainer.model.peft_config["default"].base_model_name_or_path = base
-        trainer.model.to(torch.bfloat16).save_pretrained(out / "adapter")
+        trainer.model.save_pretrained(out / "adapter")
+        _to_bfloat16(out / "adapter" / "adapter_model.safetensors")
     tuned = trainer.model.merge_and_unload() if settings.lora else trainer.model
     tuned.eval()
     after = perplexity(tuned, tokenizer, _editorial(held))
@@ -294,6 +293,16 @@ def _trainer(method, s: TuneSettings, model, tokenizer, train, held, out: Path, 
 
 def _paired(rows):
     return [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
+
+
+def _to_bfloat16(path: Path) -> None:
+    """Rewrite a safetensors file's floating-point tensors in bfloat16: half the size."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(path)
+    cast = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in tensors.items()}
+    save_file(cast, path, metadata={"format": "pt"})
 
 
 def _completions(rows):
