@@ -83,19 +83,19 @@ def build_sentences(
                     stories += 1
                     rows += _examples(result.facts, story.sentences, writer.sentences)
             advance(min(writer.batch_size, len(requests) - start))
-    for _ in range(golden_copies):
-        rows += [
-            {
-                "prompt": _golden_prompt(g),
-                "completion": " " + g.text,
-                "source": "golden",
-                "listener": "editor",
-                "kind": g.kind,
-                "place": g.place,
-            }
-            for g in writer.golden
-            if g.kind != "intro"
-        ]
+    golden = [
+        {
+            "prompt": _golden_prompt(g),
+            "completion": " " + g.text,
+            "source": "golden",
+            "listener": "editor",
+            "kind": g.kind,
+            "place": g.place,
+        }
+        for g in writer.golden
+        if g.kind != "intro"
+    ]
+    rows += golden * golden_copies
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = SentencesReport(
