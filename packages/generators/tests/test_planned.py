@@ -22,6 +22,7 @@ from linernotes_generators.planned import (
     _first_person,
     _fragment,
     _miscast,
+    _misplaced,
     _one_sentence,
     _outside_names,
     _stray_unit,
@@ -373,6 +374,7 @@ def test_golden_sentences_obey_the_rules_their_candidates_must():
             or _called(g.text, named)
             or _fragment(g.text, named)
             or _unfinished(g.text, named)
+            or _misplaced(g.text, g.place)
             or _a_before_vowel(g.text, named)
         ):
             broken.append(g.text)
@@ -470,11 +472,35 @@ def test_a_sentence_is_more_than_a_name_and_a_phrase(text, fragment):
         ("Then hand the stage to Sia, a pick 41 listeners who play Coldplay have made.", False),
         ("Then breathe along with Sia, as 20 listeners who play Coldplay do.", False),
         ("Sia is a favorite of 20 listeners who play Coldplay.", False),
+        ("Sia is a fine pick; 34 listeners who play Coldplay as well.", True),
+        ("After that, try Nickelback: 17 listeners who play Three Days Grace.", True),
+        ("Then reach for Sia, since 21 listeners who also play Coldplay.", True),
+        ("Next, stir in Sia; 14 listeners who play Coldplay have them on as well.", False),
+        ("Let Sia take the next course; 38 listeners who love Coldplay do the same.", False),
     ],
 )
 def test_a_sentence_does_not_stop_before_its_last_verb(text, unfinished):
     names = NameMatcher(["Sia", "Coldplay", "Nickelback", "Three Days Grace"])
     assert _unfinished(text, names.find(text)) is unfinished
+
+
+@pytest.mark.parametrize(
+    ("text", "place", "misplaced"),
+    [
+        ("And Gwen Stefani starts the set, already played by 1 of your friends.", "last", True),
+        ("Judas Priest makes a good start, and 1 of your friends already plays it.", "last", True),
+        ("Start with P!nk, who already has 28 of your friends listening.", "first", False),
+        ("Start with P!nk, who already has 28 of your friends listening.", "middle", True),
+        ("And to finish, Kruder & Dorfmeister, first called chillout in 2008.", "middle", True),
+        ("And to finish, Kruder & Dorfmeister, first called chillout in 2008.", "last", False),
+        ("Close with Empusae and the 348 plays from 1 listener here.", "first", True),
+        ("Joy Division shares 53 listeners with The Cure, who keep both close.", "first", False),
+        ("Let Bon Iver wrap you in the gentle folk 21 listeners cherish.", "first", False),
+        ("Burial follows, first tagged dubstep by listeners back in 2006.", "middle", False),
+    ],
+)
+def test_only_the_first_sentence_opens_and_only_the_last_closes(text, place, misplaced):
+    assert _misplaced(text, place) is misplaced
 
 
 def test_claims_are_read_outside_names():

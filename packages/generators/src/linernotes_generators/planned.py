@@ -129,10 +129,23 @@ _ROLE_ENDS = frozenset(
     }
 )  # words that end the noun phrase after "is a"
 _UNFINISHED = re.compile(
-    r"\b(?:as|pick|choice)\s+[\d,]+\s+(?:\S+\s+){0,3}?who\s+(?:also\s+)?"
+    r"(?:\b(?:as|since|pick|choice)|[;:])\s+[\d,]+\s+(?:\S+\s+){0,3}?who\s+(?:also\s+)?"
     r"(?:play|plays|love|loves)\s+$",
     re.IGNORECASE,
 )  # "..., as 124 listeners who play <Coldplay>." ends before the clause's own verb
+_UNFINISHED_TAIL = re.compile(r"\s*(?:(?:as\s+well|too|also)\s*)?[.!]$", re.IGNORECASE)
+_OPENS = re.compile(
+    r"\b(?:(?:start|begin|kick\s+off)\s+(?:with|the|things)\b"
+    r"|(?:starts|begins|opens|kicks\s+off)\s+(?:the|this|your|our)\s"
+    r"|(?:a|good|great|perfect)\s+start\b|to\s+(?:start|begin)\b)",
+    re.IGNORECASE,
+)  # "Start with Muse", "Muse starts the set", "a good start"
+_CLOSES = re.compile(
+    r"\b(?:(?:finish|end|close|wrap(?:\s+it)?\s+up|round(?:\s+it)?\s+(?:off|out))"
+    r"\s+(?:with|the|things)\b|(?:finishes|ends|closes|wraps\s+up|rounds\s+(?:off|out))"
+    r"\s+(?:the|this|your|our)\s|to\s+(?:finish|end|close)\b|finally|lastly)",
+    re.IGNORECASE,
+)  # "Finish with Muse", "Muse closes the set", "and to finish" ("keep both close" passes)
 _INTRODUCES = frozenset(
     {"pick", "picks", "music", "playlist", "soundtrack", "sound", "sounds", "tunes", "mix"}
 )  # an intro introduces the picks, so it names them ("Choose a yoga class." does not)
@@ -444,8 +457,9 @@ class PlannedGenerator:
         long word, never has an artist play another or be a friend, a fan, another
         artist or a number, tells its fact the right way round, has a verb of its
         own (and its last clause too), counts nothing its fact does not, claims
-        nothing of a kind no fact states (songs, fame, "a band", "him"), and states
-        nothing that no fact supports. The winner is the most fluent (mean token
+        nothing of a kind no fact states (songs, fame, "a band", "him"), opens or
+        closes the story only in its first or last place, and states nothing that
+        no fact supports. The winner is the most fluent (mean token
         log-probability), with a bonus for the share of word pairs it does not
         take from its fact and from its examples (with none shown, from the
         story's sentences so far, so that a story does not say the same twice).
@@ -491,6 +505,8 @@ class PlannedGenerator:
             if _miscast(text, named, step.fact) or _called(text, named):
                 continue
             if _fragment(text, named) or _unfinished(text, named):
+                continue
+            if _misplaced(text, step.place):
                 continue
             aligned = self.citer.align(text, pack, prefer=[step.number])
             if aligned.problems or step.number not in aligned.facts:
@@ -640,12 +656,22 @@ def _called(text: str, named: list[NameMatch]) -> bool:
 
 def _unfinished(text: str, named: list[NameMatch]) -> bool:
     """Whether the sentence stops before its last clause's verb: "..., as 124 listeners who
-    play Coldplay." or "..., a pick 24 listeners who play Three Days Grace." (its name
-    ends the sentence; "..., a pick 41 listeners who play Depeche Mode have made too."
-    passes)."""
-    if not named or text[named[-1].end :].strip() not in (".", "!"):
+    play Coldplay.", "..., a pick 24 listeners who play Three Days Grace." or "...; 34
+    listeners who play The Beatles as well." (its name ends the sentence, but for "as
+    well", "too" or "also"; "..., a pick 41 listeners who play Depeche Mode have made
+    too." passes)."""
+    if not named or not _UNFINISHED_TAIL.fullmatch(text, named[-1].end):
         return False
     return _UNFINISHED.search(text, 0, named[-1].start) is not None
+
+
+def _misplaced(text: str, place: str) -> bool:
+    """Whether the sentence says it opens the story anywhere but first ("And Gwen Stefani
+    starts the set.", told last), or closes it anywhere but last ("And to finish, ...",
+    told in the middle)."""
+    return (place != "first" and _OPENS.search(text) is not None) or (
+        place != "last" and _CLOSES.search(text) is not None
+    )
 
 
 def _fragment(text: str, named: list[NameMatch]) -> bool:
