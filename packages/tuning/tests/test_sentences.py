@@ -30,17 +30,12 @@ def test_model_sentences_become_zero_shot_examples_of_the_facts_they_tell(pack):
     ]
     rows = _examples(pack, told, 4)
     assert [r["completion"] for r in rows] == [
-        " A calm hour deserves these picks.",
         f" Here is {first.fact.values['name']}.",  # the citation is code's, not the model's
         " A repaired sentence.",
-    ]  # no stand-in
-    assert rows[0]["prompt"] == prompt(intro) and rows[0]["prompt"].endswith(
-        "Moment: calm\nSentence:"
-    )  # the intro's zero-shot prompt: no golden intro shown
-    assert rows[1]["prompt"] == prompt(Step(first.number, first.fact, "first"))
-    assert rows[2]["prompt"] == prompt(Step(spare_number, spare, second.place))  # the spare told
-    assert rows[2]["prompt"].endswith(f"Fact: {spare.text}\nPlace: {second.place}\nSentence:")
-    assert [r["kind"] for r in rows] == ["intro", first.fact.kind, spare.kind]
+    ]  # no intro, no stand-in
+    assert rows[0]["prompt"] == prompt(Step(first.number, first.fact, "first"))
+    assert rows[1]["prompt"] == prompt(Step(spare_number, spare, second.place))  # the spare told
+    assert rows[1]["prompt"].endswith(f"Fact: {spare.text}\nPlace: {second.place}\nSentence:")
     assert {r["source"] for r in rows} == {"model"} and rows[0]["listener"] == pack.listener_id
 
 

@@ -2,12 +2,11 @@
 
 Rejection sampling: the configured planned generator writes stories for listeners
 outside the test split (a seeded share of them with a context). Every
-model-written sentence of a delivered story passed every candidate rule, the
+model-written fact sentence of a delivered story passed every candidate rule, the
 citer and the safety filters, and won over its rivals; it becomes one example: the
 zero-shot prompt of its fact (:func:`linernotes_generators.planned.prompt`, with
-the sentence's place in the story), or of its moment for an intro, and the
-sentence, without its citation. The golden sentences and intros are added as the
-editors' examples (``golden_copies`` times each).
+the sentence's place in the story) and the sentence, without its citation. The
+golden sentences are added as the editors' examples (``golden_copies`` times each).
 Examples are split into train and validation by listener; ``linernotes tune sft``
 trains on them.
 """
@@ -94,6 +93,7 @@ def build_sentences(
             "place": g.place,
         }
         for g in writer.golden
+        if g.kind != "intro"
     ]
     rows += golden * golden_copies
     out = Path(out)
@@ -121,44 +121,33 @@ def build_sentences(
 
 
 def _examples(pack: FactPack, told: list[Sentence], count: int) -> list[dict[str, Any]]:
-    """One example per model-written sentence of a planned story: the zero-shot prompt
-    of the fact it cites (its step's own, or a spare's after a repair), or of the
-    intro's moment."""
+    """One example per model-written fact sentence of a planned story: the zero-shot
+    prompt of the fact it cites (its step's own, or a spare's after a repair)."""
     from linernotes_generators.planned import Step, plan, prompt
 
     rows = []
     for step, sentence in zip(plan(pack, count), told, strict=False):
-        if sentence.writer != "model":
-            continue
-        if step.fact is None:
-            rows.append(_row(pack, prompt(step), sentence.text, "intro", step.place))
+        if step.fact is None or sentence.writer != "model":
             continue
         options = [(step.number, step.fact), *step.spares]
         number, fact = next(((n, f) for n, f in options if n in sentence.facts), options[0])
-        text = _CITATION.sub("", sentence.text)
-        rows.append(_row(pack, prompt(Step(number, fact, step.place)), text, fact.kind, step.place))
+        rows.append(
+            {
+                "prompt": prompt(Step(number, fact, step.place)),
+                "completion": " " + _CITATION.sub("", sentence.text),
+                "source": "model",
+                "listener": pack.listener_id or pack.request_id,
+                "kind": fact.kind,
+                "place": step.place,
+            }
+        )
     return rows
 
 
-def _row(pack: FactPack, prompt: str, text: str, kind: str, place: str) -> dict[str, Any]:
-    listener = pack.listener_id or pack.request_id
-    return {
-        "prompt": prompt,
-        "completion": " " + text,
-        "source": "model",
-        "listener": listener,
-        "kind": kind,
-        "place": place,
-    }
-
-
 def _golden_prompt(golden) -> str:
-    """The zero-shot prompt of a golden sentence's fact (or intro's moment), at its place
-    in its story."""
+    """The zero-shot prompt of a golden sentence's fact, at its place in its story."""
     from linernotes import Fact
     from linernotes_generators.planned import Step, prompt
 
-    if golden.kind == "intro":
-        return prompt(Step(0, None, "intro", golden.moment))
     fact = Fact("golden", "", golden.kind, golden.fact)
     return prompt(Step(1, fact, golden.place, golden.moment))
