@@ -13,6 +13,7 @@ from linernotes_generators.planned import (
     _INTRODUCES,
     _IS_FAN,
     _MISCOUNTED,
+    _NEGATIONS,
     HEAD,
     INTRO_HEAD,
     _a_before_vowel,
@@ -182,6 +183,7 @@ def test_a_failing_sentence_is_resampled_alone_then_stood_in_for(world):
         "Here is the only calm pick of all, since {fact}",  # a claim no fact states
         "Here is a lovely pick, lovely still, since {fact}",  # a long word twice
         "Here is a odd pick for you, since {fact}",  # "a" before a vowel
+        "Here is a pick you should not miss, since {fact}",  # a negation
     ],
 )
 def test_candidates_that_break_a_rule_are_never_chosen(world, candidate):
@@ -375,6 +377,7 @@ def test_golden_sentences_obey_the_rules_their_candidates_must():
             or _fragment(g.text, named)
             or _unfinished(g.text, named)
             or _misplaced(g.text, g.place)
+            or not _NEGATIONS.isdisjoint(words)
             or _a_before_vowel(g.text, named)
         ):
             broken.append(g.text)
@@ -457,6 +460,9 @@ def test_an_artist_is_called_nothing_but_a_pick(text, called):
         ("Next, Ultravox, played by 77 fans of The Beatles, keeps the lights low.", False),
         ("Cool down with Ultravox, alternative rock to 15 listeners.", False),
         ("Lady Gaga is next, a favorite of 34 of your friends.", False),
+        ("And let Lady Gaga, already loved by 11 of your friends.", True),
+        ("And let Lady Gaga, already loved by 11 of your friends, finish the day.", False),
+        ("Let Lady Gaga have the last word; 3 of your friends already do.", False),
     ],
 )
 def test_a_sentence_is_more_than_a_name_and_a_phrase(text, fragment):

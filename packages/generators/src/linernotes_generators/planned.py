@@ -154,6 +154,7 @@ _MISCOUNTED = re.compile(
 )  # "let these pick fill the car"
 _LEAD_INS = frozenset(
     {"and", "then", "next", "after", "that", "finally", "also", "so", "now", "last", "lastly"}
+    | {"let"}
 )  # words that may come before a sentence's subject without a verb
 _WHO_PLAYS = re.compile(
     r"\bwho\s+(?:also\s+)?(?:play|plays|played|love|loves)\s+$", re.IGNORECASE
@@ -173,6 +174,14 @@ _CLAIMS = frozenset(
         *("rappers", "legend", "legends", "queen", "king", "icon", "icons", "royalty"),
         *("he", "him", "his", "himself", "she", "her", "hers", "herself", "he's", "she's"),
         *("man", "woman", "guy", "girl", "boy", "men", "women", "guys", "girls", "boys"),
+    }
+)
+# a fact sentence recommends, and no fact denies anything ("Taylor Swift doesn't have 143
+# listeners who play Britney Spears", "you might want to try to avoid 98 listeners")
+_NEGATIONS = frozenset(
+    {
+        *("not", "never", "avoid", "skip", "hate", "hates", "dislike", "ignore"),
+        *("don't", "doesn't", "didn't", "isn't", "aren't", "wasn't", "won't", "can't"),
     }
 )
 # what may follow a number, by the word that follows it in the fact
@@ -457,12 +466,13 @@ class PlannedGenerator:
         long word, never has an artist play another or be a friend, a fan, another
         artist or a number, tells its fact the right way round, has a verb of its
         own (and its last clause too), counts nothing its fact does not, claims
-        nothing of a kind no fact states (songs, fame, "a band", "him"), opens or
-        closes the story only in its first or last place, and states nothing that
-        no fact supports. The winner is the most fluent (mean token
-        log-probability), with a bonus for the share of word pairs it does not
-        take from its fact and from its examples (with none shown, from the
-        story's sentences so far, so that a story does not say the same twice).
+        nothing of a kind no fact states (songs, fame, "a band", "him"), denies
+        nothing ("not", "avoid"), opens or closes the story only in its first or
+        last place, and states nothing that no fact supports. The winner is the
+        most fluent (mean token log-probability), with a bonus for the share of
+        word pairs it does not take from its fact and from its examples (with
+        none shown, from the story's sentences so far, so that a story does not
+        say the same twice).
         """
         if step.fact is None:
             return self._choose_intro(candidates, pack, step, shown)
@@ -498,7 +508,10 @@ class PlannedGenerator:
                 continue
             if not _KIND_WORDS.get(step.fact.kind, set()) <= _stems(words):
                 continue
-            if not tells_all(step.fact, text) or _claims(_outside_names(text, named), fact_words):
+            outside = _outside_names(text, named)
+            if not tells_all(step.fact, text) or _claims(outside, fact_words):
+                continue
+            if not _NEGATIONS.isdisjoint(outside):
                 continue
             if _stray_unit(text, named, step.fact.text) or _echoes(text, named):
                 continue
@@ -676,16 +689,17 @@ def _misplaced(text: str, place: str) -> bool:
 
 def _fragment(text: str, named: list[NameMatch]) -> bool:
     """Whether the sentence is a name and a phrase about it, with no verb of its own
-    ("Lady Gaga, a favorite of 34 of your friends.", "And Ultravox, a band 1 of your
-    friends plays."): its first name comes after lead-in words alone and before a comma or
-    semicolon, and no comma closes the phrase ("Yellowcard, played by 21 listeners,
-    keeps the lights low." passes)."""
+    ("Lady Gaga, a favorite of 34 of your friends.", "And let Lily Allen, already loved
+    by 11 of your friends."): its first name comes after lead-in words alone and before
+    a comma or semicolon, and no comma closes the phrase ("Yellowcard, played by 21
+    listeners, keeps the lights low." passes), or before the sentence's end."""
     if not named:
         return False
     first = named[0]
     lead = [t for t, _, _ in tokens(text[: first.start])]
     rest = text[first.end :].lstrip()
-    return set(lead) <= _LEAD_INS and rest[:1] in (",", ";") and "," not in rest[1:]
+    unclosed = rest[:1] in (",", ";") and "," not in rest[1:]
+    return set(lead) <= _LEAD_INS and (unclosed or rest[:1] in (".", "!"))
 
 
 def _stray_unit(text: str, named: list[NameMatch], fact: str) -> bool:
