@@ -152,6 +152,9 @@ _INTRODUCES = frozenset(
 _MISCOUNTED = re.compile(
     r"\b(?:these|those)\s+pick\b|\b(?:this|that)\s+picks\b", re.IGNORECASE
 )  # "let these pick fill the car"
+_PICKS_PICKED = re.compile(
+    r"\bpick\s+(?:\S+\s+)?picks\b", re.IGNORECASE
+)  # "pick these picks", "not too late to pick picks": the picks are already picked
 _LEAD_INS = frozenset(
     {"and", "then", "next", "after", "that", "finally", "also", "so", "now", "last", "lastly"}
     | {"let"}
@@ -532,9 +535,10 @@ class PlannedGenerator:
 
     def _choose_intro(self, candidates: list[Line], pack: FactPack, step: Step, shown: list[str]):
         """The most fluent intro: one sentence of 5-24 words that uses a word of the
-        moment, names what it introduces (the picks, the music), repeats no phrase,
-        states nothing (no artist, number, tag or claim), is uncited and takes at most
-        half its word pairs from any one example."""
+        moment, names what it introduces (the picks, the music) without picking them
+        again ("pick these picks"), repeats no phrase, states nothing (no artist,
+        number, tag or claim), is uncited and takes at most half its word pairs from
+        any one example."""
         best, best_score = None, float("-inf")
         for text, fluency in candidates:
             text = _one_sentence(text, self.citer.names)
@@ -544,6 +548,8 @@ class PlannedGenerator:
             if not 5 <= len(words) <= 24 or _FIRST_PERSON.intersection(words):
                 continue
             if _INTRODUCES.isdisjoint(words) or _MISCOUNTED.search(text) or _repeats(text, []):
+                continue
+            if _PICKS_PICKED.search(text):
                 continue
             if not set(_content_words(step.moment)) & set(words) or _claims(words, ()):
                 continue
