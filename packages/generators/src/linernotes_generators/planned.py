@@ -157,7 +157,7 @@ _PICKS_PICKED = re.compile(
 )  # "pick these picks", "not too late to pick picks": the picks are already picked
 _LEAD_INS = frozenset(
     {"and", "then", "next", "after", "that", "finally", "also", "so", "now", "last", "lastly"}
-    | {"let"}
+    | {"let"}  # "And let Lily Allen, already loved by 11 of your friends."
 )  # words that may come before a sentence's subject without a verb
 _WHO_PLAYS = re.compile(
     r"\bwho\s+(?:also\s+)?(?:play|plays|played|love|loves)\s+$", re.IGNORECASE
@@ -696,9 +696,9 @@ def _misplaced(text: str, place: str) -> bool:
 def _fragment(text: str, named: list[NameMatch]) -> bool:
     """Whether the sentence is a name and a phrase about it, with no verb of its own
     ("Lady Gaga, a favorite of 34 of your friends.", "And let Lily Allen, already loved
-    by 11 of your friends."): its first name comes after lead-in words alone and before
-    a comma or semicolon, and no comma closes the phrase ("Yellowcard, played by 21
-    listeners, keeps the lights low." passes), or before the sentence's end."""
+    by 11 of your friends."): its first name comes after lead-in words alone and right
+    before the sentence's end, or before a comma or semicolon that opens a phrase no
+    comma closes ("Yellowcard, played by 21 listeners, keeps the lights low." passes)."""
     if not named:
         return False
     first = named[0]
