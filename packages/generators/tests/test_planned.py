@@ -412,6 +412,9 @@ def test_golden_sentences_obey_the_rules_their_candidates_must():
         ("If Lady Gaga is on your playlist, you are a fan of Britney Spears: 342.", True),
         ("The Beatles are a fan favorite of The Killers, and 104 listeners agree.", True),
         ("Britney Spears is a fan favorite of 342 listeners who play Lady Gaga.", False),
+        ("Then turn to Lady Gaga, a favourite of 342 listeners who love Britney Spears.", True),
+        ("Then let Lady Gaga take over, since 342 Britney Spears listeners made the move.", True),
+        ("Then turn to Britney Spears, a favourite of 342 listeners who play Lady Gaga.", False),
     ],
 )
 def test_no_artist_is_cast_as_another_or_as_a_number(text, miscast):

@@ -107,6 +107,12 @@ _YOU_PLAY = re.compile(
     re.IGNORECASE,
 )  # "You play Cream", "you are a fan of Erasure": the pick is new to the listener
 _FROM = re.compile(r"\bfrom\s+$", re.IGNORECASE)  # "From <pick>, a short trip to <own>"
+_RECOMMENDS = re.compile(
+    r"\b(?:turn\s+to|try|bring\s+in|put\s+on|add|let|meet|reach\s+for|drift\s+into"
+    r"|stir\s+in|(?:queue|cue)\s+up|move\s+on\s+to|hand\s+the\s+stage\s+to"
+    r"|(?:start|finish|end|close|follow|keep\s+moving)\s+with)\s+$",
+    re.IGNORECASE,
+)  # "Then turn to <own>, ...": what comes next is the pick, not the listener's own artist
 _A_VOWEL = re.compile(r"\ba\s+[aeio]", re.IGNORECASE)  # "a alternative rock band"
 _IS_A = re.compile(
     r"\s+(?:is|are|was|were)\s+(?:(?:already|also|just|still|truly|really|simply)\s+)?"
@@ -627,8 +633,10 @@ def _miscast(text: str, named: list[NameMatch], fact: Fact) -> bool:
     Killers", "Rihanna is 274 listeners"), the listener is said to play the pick already
     ("You play Cream"), or a shared-listeners fact is told backwards: the listener's own
     artist as the subject ("Lady Gaga is where Britney Spears fans land next", of Britney
-    Spears; "If Lady Gaga is on your playlist" and "listeners who play Lady Gaga are" pass)
-    or the pick as the way in ("From Britney Spears, it is a short trip to Lady Gaga")."""
+    Spears; "If Lady Gaga is on your playlist" and "listeners who play Lady Gaga are" pass),
+    the listener's own artist as the one to play next ("Then turn to Lady Gaga, a favourite
+    of 342 listeners who share your love of Britney Spears") or the pick as the way in
+    ("From Britney Spears, it is a short trip to Lady Gaga")."""
     starts = [m.start for m in named]
     pick = name_key(str(fact.values.get("name", "")))
     own = name_key(str(fact.values.get("artist", ""))) if fact.kind == "colisten_history" else ()
@@ -641,6 +649,8 @@ def _miscast(text: str, named: list[NameMatch], fact: Fact) -> bool:
         if key == pick and (_YOU_PLAY.search(before) or (own and _FROM.search(before))):
             return True
         if key == own and _OWN_SUBJECT.match(text, m.end) and not _NOT_SUBJECT.search(before):
+            return True
+        if key == own and _RECOMMENDS.search(before):
             return True
     return False
 
