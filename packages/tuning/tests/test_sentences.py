@@ -82,3 +82,10 @@ def test_a_few_sft_steps_lower_the_loss_and_save_the_adapter(pack, tmp_path):
     weights = load_file(out / "adapter" / "adapter_model.safetensors")
     assert weights and all(w.dtype == torch.bfloat16 for w in weights.values())
     assert (out / "model.safetensors").is_file() and not (out / "checkpoints").exists()
+
+
+def test_prefs_commands_summarise_rows_by_source_and_split(tmp_path):
+    from linernotes_tuning.tuning_cli import _written
+
+    line = _written({"model": 3, "golden": 2}, {"train": 4, "validation": 1}, tmp_path)
+    assert line == f"golden 2, model 3; train 4, validation 1 -> {tmp_path}"

