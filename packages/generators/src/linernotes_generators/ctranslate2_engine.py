@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from linernotes.datasets import cache_dir
 from linernotes.errors import ConfigError
 
 from .decoding import Line, line_ends
-from .models import ModelError, resolve
+from .models import ModelError, resolve, written_atomically
 
 COMPUTE_TYPES = ("auto", "int8", "int8_float32", "float32")
 
@@ -49,15 +48,12 @@ def converted(model: str, quantization: str) -> Path:
     from rich.console import Console
 
     console = Console(stderr=True, highlight=False)
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    with console.status(f"converting {model} to CTranslate2 ({quantization}, once)..."):
+    status = console.status(f"converting {model} to CTranslate2 ({quantization}, once)...")
+    with status, written_atomically(folder) as partial:
         try:
             TransformersConverter(source).convert(str(partial), quantization=quantization)
         except (OSError, ValueError) as e:
             raise ModelError(f"cannot convert {model!r} to CTranslate2: {e}") from None
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
     console.print(f"[green]converted:[/green] {folder}")
     return folder
 

@@ -14,11 +14,13 @@ cached the same way. Models are loaded once per process and shared.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
 import importlib.util
 import shutil
+from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -90,12 +92,20 @@ def merge_adapter(base: Path, adapter: Path, folder: Path) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, local_files_only=True)
     merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
-    merged.save_pretrained(partial)
-    AutoTokenizer.from_pretrained(base, local_files_only=True).save_pretrained(partial)
+    with written_atomically(folder) as partial:
+        merged.save_pretrained(partial)
+        AutoTokenizer.from_pretrained(base, local_files_only=True).save_pretrained(partial)
+
+
+@contextlib.contextmanager
+def written_atomically(folder: Path) -> Iterator[Path]:
+    """A fresh ``<folder>.partial`` path to write a folder into; once the block ends
+    without error it replaces ``folder``, so a reader never sees half a folder."""
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    yield partial
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
 
@@ -121,8 +131,6 @@ def convert_gguf(gguf: Path, folder: Path) -> None:
     console = Console(stderr=True, highlight=False)
     # a line, not a live status: this runs beside the pipeline's progress bar (Pipeline.fit)
     console.print(f"[cyan]converting[/cyan] {gguf.name} to safetensors in {folder} (once)")
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     kwargs: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}
     config = AutoConfig.from_pretrained(gguf.parent, **kwargs)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(gguf.parent, **kwargs)
@@ -130,10 +138,9 @@ def convert_gguf(gguf: Path, folder: Path) -> None:
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(gguf_state_dict(gguf, model), strict=True)
     model.generation_config = GenerationConfig.from_model_config(config)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
+    with written_atomically(folder) as partial:
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
     console.print(f"[green]converted:[/green] {folder}")
 
 
