@@ -251,6 +251,8 @@ def test_ease_caches_its_weights_by_catalog_version(catalog, tmp_path, monkeypat
     second = EASE(l2=5.0, min_support=1)
     second.fit(catalog)
     assert np.array_equal(first.weights, second.weights)
+    # in C order, fitted and loaded: scipy's sparse @ dense would copy a Fortran-ordered B
+    assert first.weights.flags.c_contiguous and second.weights.flags.c_contiguous
     EASE(l2=6.0, min_support=1).fit(catalog)
     assert len(list((tmp_path / "fitted").glob("ease-*.bin"))) == 2
 

@@ -52,7 +52,8 @@ class EASE:
         params = {"l2": self.l2, "min_support": self.min_support, "max_items": self.max_items}
         start = time.perf_counter()
         if self.cache:
-            state = cached("ease", catalog, params, lambda: self._solve(catalog))
+            # version 2: B in C order (version 1 stored LAPACK's Fortran order)
+            state = cached("ease", catalog, params, lambda: self._solve(catalog), version=2)
         else:
             state = self._solve(catalog)
         self.items, self.weights, self.fit_stats = state
@@ -85,7 +86,9 @@ class EASE:
             }
         finally:
             tracemalloc.stop()
-        return items, b.astype(np.float32), stats
+        # C order: scipy's sparse @ dense ravels B, which copies all of it when B is in
+        # the Fortran order LAPACK returns (0.4 s a request at 6,000 artists)
+        return items, np.ascontiguousarray(b, dtype=np.float32), stats
 
     def score(
         self,
