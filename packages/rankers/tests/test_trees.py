@@ -1,3 +1,4 @@
+import concurrent.futures
 import shutil
 import warnings
 
@@ -60,6 +61,17 @@ def test_a_library_is_compiled_once_per_model(model, cache, monkeypatch):
     assert compiled(model) == first
     with pytest.warns(UserWarning, match="compiling the trees failed"):
         assert compiled(model_text(1)) is None  # another model needs its own library
+
+
+@needs_compiler
+def test_threads_predicting_at_once_get_their_own_scores(model, cache):
+    predict = predictor(model)
+    inputs = [features(300 + 50 * i) for i in range(4)]
+    expected = [lightgbm().Booster(model_str=model).predict(x) for x in inputs]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda x: [predict(x) for _ in range(20)], inputs))
+    for scores, want in zip(got, expected, strict=True):
+        assert all(np.array_equal(s, want) for s in scores)
 
 
 def test_without_a_compiler_lightgbm_predicts(model, cache, monkeypatch):

@@ -17,6 +17,7 @@ import io
 import os
 import shutil
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -51,12 +52,14 @@ def predictor(model: str) -> Callable[[np.ndarray], np.ndarray]:
     import tl2cgen
 
     native = tl2cgen.Predictor(str(library), verbose=False)
+    one_at_a_time = threading.Lock()  # tl2cgen: "called by only one thread at a time"
 
     def predict(x: np.ndarray) -> np.ndarray:
         if not len(x):
             return np.zeros(0)
         matrix = tl2cgen.DMatrix(np.ascontiguousarray(x, dtype=np.float64))
-        return native.predict(matrix).reshape(len(x))
+        with one_at_a_time:  # e.g. the server's batch worker and its fallback lane
+            return native.predict(matrix).reshape(len(x))
 
     return predict
 
