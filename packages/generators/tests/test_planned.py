@@ -172,6 +172,24 @@ def test_a_failing_sentence_is_resampled_alone_then_stood_in_for(world):
     assert grounding.check([draft], packs[:1])[0].action == "pass"
 
 
+@pytest.mark.parametrize("floor, tries", [(-0.65, 2), (float("-inf"), 1)])
+def test_a_fact_sentence_the_model_finds_unlikely_is_resampled(world, floor, tries):
+    catalog, packs, _ = world
+
+    class Unsure(Scripted):
+        """The first round's candidates are unlikely (-2 nats a token), the next ones not."""
+
+        def _sample(self, prompts, key, samples):
+            lines = super()._sample(prompts, key, samples)
+            return [Line(text, -2.0 if self.rounds == 1 else -0.1) for text, _ in lines]
+
+    gen = Unsure(retold, min_fluency=floor)
+    gen.fit(catalog)
+    intro, *told = gen.generate(packs[:1], 1)[0][0].sentences
+    assert intro.tries == 1  # the floor is for facts' sentences only
+    assert [(s.writer, s.tries) for s in told] == [("model", tries)] * len(told)
+
+
 @pytest.mark.parametrize(
     "candidate",
     [
@@ -571,6 +589,12 @@ def test_golden_sentences_ship_and_bad_files_fail_clearly(tmp_path):
 def test_bad_parameters_fail_with_the_rule(param):
     with pytest.raises(ValueError, match=f"{param} must be at least 1"):
         PlannedGenerator(**{param: 0})
+
+
+def test_min_fluency_is_a_number_or_fails_clearly():
+    assert PlannedGenerator(min_fluency="-inf").min_fluency == float("-inf")
+    with pytest.raises(ValueError, match="min_fluency must be a mean log-probability"):
+        PlannedGenerator(min_fluency="low")
 
 
 @pytest.mark.slow

@@ -17,9 +17,10 @@ so the work is split by what each side does well:
 3. **Cite** (code): :class:`linernotes.cite.Citer` aligns each candidate to
    the pack's facts that support its names, numbers and tag words and attaches
    the ``[n]``. A candidate that states anything no fact supports, misses its
-   pick or a detail of its fact, or drifts into the first person is dropped; of
-   the rest, the one that reuses the fewest word pairs of its fact and its
-   examples wins.
+   pick or a detail of its fact, or drifts into the first person is dropped,
+   and so is one the model itself finds unlikely (mean token log-probability
+   below ``min_fluency``: most such sentences read clumsy); of the rest, the
+   most fluent wins, with a bonus for words not copied from its fact and examples.
 4. **Repair** (model again): a fact with no surviving candidate is re-sampled
    alone, up to ``retries`` more rounds with ``samples`` more candidates each;
    from the second half of the rounds on, the pick's next-best fact takes its
@@ -299,6 +300,8 @@ class PlannedGenerator:
     ``samples`` sampled candidates; a fact none of whose candidates survives
     the checks is re-sampled, up to ``retries`` more rounds, with ``samples``
     more candidates each round (the pick's next-best fact in the later half).
+    A fact's candidate whose mean token log-probability under the model is below
+    ``min_fluency`` does not survive (``-inf``: no floor).
     ``shots`` golden sentences precede each fact (0 for the story model, which
     learned the task: :data:`~.models.STORY_MODEL`) and ``intro_shots`` golden
     intros precede the intro. Tokens are drawn at
@@ -319,7 +322,8 @@ class PlannedGenerator:
         dtype: str = "auto",
         sentences: int = 4,
         samples: int = 4,
-        retries: int = 3,
+        min_fluency: float = -0.65,
+        retries: int = 4,
         shots: int = 3,
         intro_shots: int = 3,
         max_new_tokens: int = 40,
@@ -363,6 +367,13 @@ class PlannedGenerator:
         self.dtype = dtype
         self.sentences = sentences
         self.samples = samples
+        try:
+            self.min_fluency = float(min_fluency)  # "-inf" from a config too
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"min_fluency must be a mean log-probability per token (-inf: no floor), "
+                f"got {min_fluency!r}"
+            ) from None
         self.retries = retries
         self.shots = shots
         self.intro_shots = intro_shots
@@ -477,7 +488,8 @@ class PlannedGenerator:
         own (and its last clause too), counts nothing its fact does not, claims
         nothing of a kind no fact states (songs, fame, "a band", "him"), denies
         nothing ("not", "avoid"), opens or closes the story only in its first or
-        last place, and states nothing that no fact supports. The winner is the
+        last place, states nothing that no fact supports, and has a mean token
+        log-probability of at least ``min_fluency``. The winner is the
         most fluent (mean token log-probability), with a bonus for the share of
         word pairs it does not take from its fact and from its examples (with
         none shown, from the story's sentences so far, so that a story does not
@@ -488,6 +500,8 @@ class PlannedGenerator:
         best, best_score = None, float("-inf")
         fact_words = _outside_names(step.fact.text, self.citer.names.find(step.fact.text))
         for text, fluency in candidates:
+            if fluency < self.min_fluency:
+                continue
             text = _one_sentence(text, self.citer.names)
             if text is None or text in told:
                 continue
