@@ -3,6 +3,7 @@
     uv run python benchmarks/fluency_floor.py report            # the shipped labels
     uv run python benchmarks/fluency_floor.py candidates --out c.jsonl   # new ones to label
     uv run python benchmarks/fluency_floor.py delivered --out d.json     # blind, per floor
+    uv run python benchmarks/fluency_floor.py delivered --out d.json generator.params.retries=3
 
 ``candidates`` writes every candidate sentence that passes the planned generator's checks
 for the validation split's first listeners (``--limit``), with its fluency (mean token
@@ -10,8 +11,9 @@ log-probability under the model) and ``"clumsy": null`` for a reader to fill in.
 ``delivered`` writes the fact sentences the generator delivers for the test split's first
 listeners at each ``--floors`` value of ``min_fluency``, and the distinct ones shuffled
 under ``blind`` (``"clumsy": null``), so a reader labels them without knowing the floor.
-``report`` prints, from labelled files: the AUC of fluency for good against clumsy, what
-each floor would keep, and the clumsy share delivered at each floor.
+Both take Hydra overrides after their options. ``report`` prints, from labelled files:
+the AUC of fluency for good against clumsy, what each floor would keep, and the clumsy
+share delivered at each floor.
 Needs LINERNOTES_DATA_MIRROR (or a downloaded dataset); the two writers run the model.
 """
 

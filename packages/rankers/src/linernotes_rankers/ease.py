@@ -87,7 +87,7 @@ class EASE:
         finally:
             tracemalloc.stop()
         # C order: scipy's sparse @ dense ravels B, which copies all of it when B is in
-        # the Fortran order LAPACK returns (0.4 s a request at 6,000 artists)
+        # the Fortran order LAPACK returns (about 0.4 s a call at 6,000 artists)
         return items, np.ascontiguousarray(b, dtype=np.float32), stats
 
     def score(
