@@ -80,7 +80,8 @@ def test_the_real_model_on_ctranslate2_writes_checked_sentences_deterministicall
     grounding.fit(catalog)
 
     def stories():
-        gen = PlannedGenerator(engine="ctranslate2", sentences=2)  # the repair rounds the floor needs
+        # the default repair rounds: the fluency floor needs them
+        gen = PlannedGenerator(engine="ctranslate2", sentences=2)
         gen.fit(catalog)
         return [d[0] for d in gen.generate(packs, 1)]
 
