@@ -1,6 +1,7 @@
 """The planned generator: code plans and cites, the model writes each sentence."""
 
 import re
+from math import inf
 
 import pytest
 from linernotes import Context, Draft, FactPack
@@ -14,7 +15,7 @@ from linernotes_generators.planned import (
     _IS_FAN,
     _MISCOUNTED,
     _NEGATIONS,
-    _PICKS_PICKED,
+    _ONE_PICK,
     HEAD,
     INTRO_HEAD,
     _a_before_vowel,
@@ -124,7 +125,7 @@ def test_prompts_without_examples_name_the_place_and_intros_keep_theirs(world):
             prompts.extend(batch)
             return super()._sample(batch, key, samples)
 
-    gen = Recording(retold, shots=0, intro_shots=2)
+    gen = Recording(retold, shots=0, intro_shots=2, intro_boost=1)
     gen.fit(catalog)
     gen.generate(packs[:1], 1)
     intro, first, *_, last = prompts
@@ -172,22 +173,55 @@ def test_a_failing_sentence_is_resampled_alone_then_stood_in_for(world):
     assert grounding.check([draft], packs[:1])[0].action == "pass"
 
 
-@pytest.mark.parametrize("floor, tries", [(-0.65, 2), (float("-inf"), 1)])
-def test_a_fact_sentence_the_model_finds_unlikely_is_resampled(world, floor, tries):
+@pytest.mark.parametrize(
+    "fact_floor, intro_floor, fact_tries, intro_tries",
+    [(-0.65, -inf, 2, 1), (-inf, -inf, 1, 1), (-inf, -1.1, 1, 2), (-0.65, -1.1, 2, 2)],
+)
+def test_a_sentence_the_model_finds_unlikely_is_resampled(
+    world, fact_floor, intro_floor, fact_tries, intro_tries
+):
     catalog, packs, _ = world
 
     class Unsure(Scripted):
-        """The first round's candidates are unlikely (-2 nats a token), the next ones not."""
+        """The first round's candidates are unlikely (-1.5 nats a token), the next ones not."""
 
         def _sample(self, prompts, key, samples):
             lines = super()._sample(prompts, key, samples)
-            return [Line(text, -2.0 if self.rounds == 1 else -0.1) for text, _ in lines]
+            return [Line(text, -1.5 if self.rounds == 1 else -0.1) for text, _ in lines]
 
-    gen = Unsure(retold, min_fluency=floor)
+    gen = Unsure(retold, min_fluency=fact_floor, min_intro_fluency=intro_floor)
     gen.fit(catalog)
     intro, *told = gen.generate(packs[:1], 1)[0][0].sentences
-    assert intro.tries == 1  # the floor is for facts' sentences only
-    assert [(s.writer, s.tries) for s in told] == [("model", tries)] * len(told)
+    assert (intro.writer, intro.tries) == ("model", intro_tries)
+    assert [(s.writer, s.tries) for s in told] == [("model", fact_tries)] * len(told)
+
+
+@pytest.mark.parametrize("boost", [1, 3])
+def test_the_intro_draws_intro_boost_times_the_candidates_of_a_fact(world, boost):
+    catalog, packs, _ = world
+    intros = [
+        INTRO,
+        "Stay calm and let this music take its time.",
+        "For a calm night in, here is gentle music.",
+    ]
+
+    class Boosted(Scripted):
+        """Each intro row gets its own candidate, the later the likelier."""
+
+        def _sample(self, prompts, key, samples):
+            lines = super()._sample(prompts, key, samples)
+            rows = [k for k in range(len(lines)) if not _FACT.search(prompts[k // samples])]
+            self.intro_rows = len(rows)
+            for n, k in enumerate(rows):
+                lines[k] = Line(intros[n], -1.0 + n / 10)
+            return lines
+
+    gen = Boosted(retold, samples=1, intro_boost=boost)
+    gen.fit(catalog)
+    intro, *told = gen.generate(packs[:1], 1)[0][0].sentences
+    assert gen.intro_rows == boost
+    assert intro.text == intros[boost - 1]  # the likeliest of all the intro's candidates
+    assert all(s.writer == "model" and s.tries == 1 for s in told)
 
 
 @pytest.mark.parametrize(
@@ -305,6 +339,7 @@ def test_numbers_count_what_their_fact_counts_and_nothing_comes_twice():
         "A calm hour is a time to be.",  # introduces nothing: no picks, no music
         "A calm hour deserves these pick.",  # "these pick"
         "For a calm hour, pick these picks.",  # picks picked again
+        "For a calm hour, here is your next pick.",  # one pick: an intro introduces them all
         "A calm hour is a day, a day, a day for picks.",  # a phrase repeated
     ],
 )
@@ -406,7 +441,7 @@ def test_golden_sentences_obey_the_rules_their_candidates_must():
     assert [t for t in intros if _claims([w for w, _, _ in tokens(t)], ())] == []
     assert [t for t in intros if _INTRODUCES.isdisjoint(w for w, _, _ in tokens(t))] == []
     assert [t for t in intros if _MISCOUNTED.search(t) or _a_before_vowel(t, [])] == []
-    assert [t for t in intros if _PICKS_PICKED.search(t)] == []
+    assert [t for t in intros if _ONE_PICK in [w for w, _, _ in tokens(t)]] == []
 
 
 @pytest.mark.parametrize(
@@ -585,16 +620,17 @@ def test_golden_sentences_ship_and_bad_files_fail_clearly(tmp_path):
         PlannedGenerator(golden=str(bad))
 
 
-@pytest.mark.parametrize("param", ["samples", "sentences", "batch_size"])
+@pytest.mark.parametrize("param", ["samples", "sentences", "batch_size", "intro_boost"])
 def test_bad_parameters_fail_with_the_rule(param):
     with pytest.raises(ValueError, match=f"{param} must be at least 1"):
         PlannedGenerator(**{param: 0})
 
 
-def test_min_fluency_is_a_number_or_fails_clearly():
-    assert PlannedGenerator(min_fluency="-inf").min_fluency == float("-inf")
-    with pytest.raises(ValueError, match="min_fluency must be a mean log-probability"):
-        PlannedGenerator(min_fluency="low")
+@pytest.mark.parametrize("floor", ["min_fluency", "min_intro_fluency"])
+def test_a_fluency_floor_is_a_number_or_fails_clearly(floor):
+    assert getattr(PlannedGenerator(**{floor: "-inf"}), floor) == -inf
+    with pytest.raises(ValueError, match=f"^{floor} must be a mean log-probability"):
+        PlannedGenerator(**{floor: "low"})
 
 
 @pytest.mark.slow
