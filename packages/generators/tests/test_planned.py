@@ -15,7 +15,7 @@ from linernotes_generators.planned import (
     _IS_FAN,
     _MISCOUNTED,
     _NEGATIONS,
-    _ONE_PICK,
+    _PICKS_PICKED,
     HEAD,
     INTRO_HEAD,
     _a_before_vowel,
@@ -339,7 +339,6 @@ def test_numbers_count_what_their_fact_counts_and_nothing_comes_twice():
         "A calm hour is a time to be.",  # introduces nothing: no picks, no music
         "A calm hour deserves these pick.",  # "these pick"
         "For a calm hour, pick these picks.",  # picks picked again
-        "For a calm hour, here is your next pick.",  # one pick: an intro introduces them all
         "A calm hour is a day, a day, a day for picks.",  # a phrase repeated
     ],
 )
@@ -441,7 +440,7 @@ def test_golden_sentences_obey_the_rules_their_candidates_must():
     assert [t for t in intros if _claims([w for w, _, _ in tokens(t)], ())] == []
     assert [t for t in intros if _INTRODUCES.isdisjoint(w for w, _, _ in tokens(t))] == []
     assert [t for t in intros if _MISCOUNTED.search(t) or _a_before_vowel(t, [])] == []
-    assert [t for t in intros if _ONE_PICK in [w for w, _, _ in tokens(t)]] == []
+    assert [t for t in intros if _PICKS_PICKED.search(t)] == []
 
 
 @pytest.mark.parametrize(

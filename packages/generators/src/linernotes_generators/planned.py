@@ -33,6 +33,7 @@ evaluation can tell model-written sentences from stand-ins.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import tomllib
@@ -155,12 +156,14 @@ _CLOSES = re.compile(
     re.IGNORECASE,
 )  # "Finish with Muse", "Muse closes the set", "and to finish" ("keep both close" passes)
 _INTRODUCES = frozenset(
-    {"picks", "music", "playlist", "soundtrack", "sound", "sounds", "tunes", "mix"}
+    {"pick", "picks", "music", "playlist", "soundtrack", "sound", "sounds", "tunes", "mix"}
 )  # an intro introduces the picks, so it names them ("Choose a yoga class." does not)
-_ONE_PICK = "pick"
-# an intro introduces all the picks, so never one ("your next pick", "these pick") nor the
-# verb ("pick these picks", "pick up the morning"): 59 of 62 such intros read clumsy
-_MISCOUNTED = re.compile(r"\b(?:this|that)\s+picks\b", re.IGNORECASE)  # "this picks"
+_MISCOUNTED = re.compile(
+    r"\b(?:these|those)\s+pick\b|\b(?:this|that)\s+picks\b", re.IGNORECASE
+)  # "let these pick fill the car"
+_PICKS_PICKED = re.compile(
+    r"\bpick\s+(?:\S+\s+)?picks\b", re.IGNORECASE
+)  # "pick these picks", "not too late to pick picks": the picks are already picked
 _LEAD_INS = frozenset(
     {"and", "then", "next", "after", "that", "finally", "also", "so", "now", "last", "lastly"}
     | {"let"}  # "And let Lily Allen, already loved by 11 of your friends."
@@ -324,11 +327,11 @@ class PlannedGenerator:
         sentences: int = 4,
         samples: int = 4,
         min_fluency: float = -0.65,
-        min_intro_fluency: float = -1.1,
+        min_intro_fluency: float = -math.inf,
         retries: int = 4,
         shots: int = 3,
         intro_shots: int = 3,
-        intro_boost: int = 3,
+        intro_boost: int = 1,
         max_new_tokens: int = 40,
         temperature: float = 0.7,
         top_p: float = 0.9,
@@ -560,8 +563,8 @@ class PlannedGenerator:
 
     def _choose_intro(self, candidates: list[Line], pack: FactPack, step: Step, shown: list[str]):
         """The most fluent intro: one sentence of 5-24 words that uses a word of the
-        moment, names what it introduces (the picks, the music) but never one pick nor
-        the verb ("your next pick", "pick these picks"), repeats no phrase, states
+        moment, names what it introduces (the picks, the music) without picking them
+        again ("pick these picks"), repeats no phrase, states
         nothing (no artist, number, tag or claim), is uncited, takes at most half its
         word pairs from any one example and has a mean token log-probability of at
         least ``min_intro_fluency``."""
@@ -577,7 +580,7 @@ class PlannedGenerator:
                 continue
             if _INTRODUCES.isdisjoint(words) or _MISCOUNTED.search(text) or _repeats(text, []):
                 continue
-            if _ONE_PICK in words:
+            if _PICKS_PICKED.search(text):
                 continue
             if not set(_content_words(step.moment)) & set(words) or _claims(words, ()):
                 continue
