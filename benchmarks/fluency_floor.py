@@ -65,12 +65,12 @@ def candidates(args) -> None:
                 continue
             seen.add(one.text)
             if step.fact is None:  # an intro: its moment stands for the fact
-                told_, score = step.moment, line.logprob
+                subject, score = step.moment, line.logprob
             else:
-                told_ = step.fact.text
-                score = fact_score(one.text, line.logprob, told_, shown or told)
+                subject = step.fact.text
+                score = fact_score(one.text, line.logprob, subject, shown or told)
             rows.append({
-                "listener": pack.request_id, "fact": told_, "place": step.place,
+                "listener": pack.request_id, "fact": subject, "place": step.place,
                 "text": one.text, "fluency": round(line.logprob, 4), "score": round(score, 4),
                 "chosen": best is not None and one.text == best.text, "clumsy": None,
             })  # fmt: skip

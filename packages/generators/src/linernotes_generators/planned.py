@@ -438,9 +438,9 @@ class PlannedGenerator:
             ]
             samples = self.samples * (round_ + 1)  # a fact that failed gets more tries
             texts = self._sample(prompts, key, samples)
-            ends = list(accumulate(c * samples for c in copies))
+            starts = [0, *accumulate(c * samples for c in copies)]
             for k, (j, i) in enumerate(todo):
-                candidates = texts[ends[k] - copies[k] * samples : ends[k]]
+                candidates = texts[starts[k] : starts[k + 1]]
                 told = [chosen[(j, m)].text for m in range(i) if (j, m) in chosen]
                 examples = [g.text for g in shown[k]]
                 best = self._choose(candidates, jobs[j][0], plans[j][i], told, examples)
@@ -564,10 +564,10 @@ class PlannedGenerator:
     def _choose_intro(self, candidates: list[Line], pack: FactPack, step: Step, shown: list[str]):
         """The most fluent intro: one sentence of 5-24 words that uses a word of the
         moment, names what it introduces (the picks, the music) without picking them
-        again ("pick these picks"), repeats no phrase, states
-        nothing (no artist, number, tag or claim), is uncited, takes at most half its
-        word pairs from any one example and has a mean token log-probability of at
-        least ``min_intro_fluency``."""
+        again ("pick these picks"), repeats no phrase, states nothing (no artist,
+        number, tag or claim), is uncited, takes at most half its word pairs from any
+        one example and has a mean token log-probability of at least
+        ``min_intro_fluency``."""
         best, best_score = None, float("-inf")
         for text, fluency in candidates:
             if fluency < self.min_intro_fluency:
