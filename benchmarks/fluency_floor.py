@@ -16,7 +16,8 @@ and ``"clumsy": null`` for a reader to fill in. ``delivered`` writes the fact se
 (with ``--floor min_intro_fluency``: the intros) that the generator delivers for the test
 split's first listeners at each ``--floors`` value of that floor, and the distinct ones
 shuffled under ``blind`` (``"clumsy": null``), so a reader labels them without knowing
-the floor. Both take Hydra overrides after their options. ``report`` prints, from
+the floor (intros come from one pool per moment, sampled once, so each floor chooses
+from the same candidates). Both take Hydra overrides after their options. ``report`` prints, from
 labelled files: the AUC of fluency for good against clumsy, what each floor would keep
 (fact sentences and intros), and the clumsy share delivered at each floor.
 Needs LINERNOTES_DATA_MIRROR (or a downloaded dataset); the two writers run the model.
@@ -106,7 +107,8 @@ def delivered(args) -> None:
     blind = [{"text": t, "clumsy": None} for t in texts]
     data = {
         "overrides": args.overrides, "floor": args.floor, "context_share": args.context_share,
-        "retries": generator.retries, "intro_boost": generator.intro_boost,
+        "retries": generator.retries, "intro_pool": generator.intro_pool,
+        "intro_choices": generator.intro_choices,
         "variants": variants, "blind": blind,
     }  # fmt: skip
     Path(args.out).write_text(json.dumps(data, indent=1))
@@ -158,8 +160,13 @@ def labelled_delivered(path: Path) -> None:
     data = json.loads(path.read_text())
     bad = {b["text"] for b in data["blind"] if b["clumsy"]}
     floor = data.get("floor", "min_fluency")
-    boost, labelled = data.get("intro_boost", 1), len(data["blind"])
-    print(f"\n{path.name}, {data['retries']} repair rounds, intro_boost {boost}: ", end="")
+    labelled = len(data["blind"])
+    intros = (
+        f"intro pool {data['intro_pool']}, {data['intro_choices']} choices"
+        if "intro_pool" in data  # later files; earlier ones sampled intros per listener
+        else f"intro_boost {data.get('intro_boost', 1)}"
+    )
+    print(f"\n{path.name}, {data['retries']} repair rounds, {intros}: ", end="")
     print(f"{labelled} sentences labelled blind, {len(bad)} clumsy")
     print(f"\n| {floor} | sentences | clumsy | by the model | repaired |")
     print("| --- | --- | --- | --- | --- |")

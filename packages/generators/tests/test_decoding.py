@@ -48,6 +48,21 @@ def test_samples_are_prompt_major_seeded_and_varied(tiny_lm):
     assert len({line.text for line in first[:3]}) > 1  # the samples of one prompt differ
 
 
+def test_a_prompts_samples_do_not_depend_on_the_rest_of_its_batch(tiny_lm):
+    model, tokenizer = tiny_lm
+    one, other = PROMPTS[0], PROMPTS[0].replace("Muse", "Blur")  # the same length
+    args = {"temperature": 1.0, "stops": frozenset()}
+    alone = sample_lines(model, tokenizer, [one], 3, 8, seed=[11], **args)
+    together = sample_lines(model, tokenizer, [other, one], 3, 8, seed=[5, 11], **args)
+    assert [line.text for line in together[3:]] == [line.text for line in alone]
+    assert [line.logprob for line in together[3:]] == pytest.approx([x.logprob for x in alone])
+    assert together[:3] != alone  # another prompt and seed draws otherwise
+    fewer = sample_lines(model, tokenizer, [other, one], 2, 8, seed=[5, 11], **args)
+    assert [line.text for line in fewer[2:]] == [line.text for line in alone[:2]]  # (seed, n)
+    with pytest.raises(ValueError, match="got 1 seeds for 2 prompts"):
+        sample_lines(model, tokenizer, [other, one], 2, 8, seed=[5], **args)
+
+
 def test_top_p_keeps_only_the_nucleus(tiny_lm):
     model, tokenizer = tiny_lm
     # a nucleus this small holds only the likeliest token: sampling turns greedy

@@ -2,6 +2,7 @@
 
 import re
 from math import inf
+from typing import ClassVar
 
 import pytest
 from linernotes import Context, Draft, FactPack
@@ -18,6 +19,7 @@ from linernotes_generators.planned import (
     _PICKS_PICKED,
     HEAD,
     INTRO_HEAD,
+    INTRO_PROMPTS,
     _a_before_vowel,
     _called,
     _claims,
@@ -62,7 +64,7 @@ class Scripted(PlannedGenerator):
 
         self.citer = Citer(catalog)  # no model to load
 
-    def _sample(self, prompts, key, samples):
+    def _sample(self, prompts, seeds, samples):
         self.rounds += 1
         out = []
         for text in prompts:
@@ -113,7 +115,7 @@ def test_sentences_are_cited_by_code_and_pass_grounding(world):
         assert intro.text == INTRO and intro.facts == []
         assert all(f"[{s.facts[0]}]." in s.text for s in told)
         assert draft.text == " ".join(s.text for s in draft.sentences)
-    assert gen.rounds == 1
+    assert gen.rounds == 2  # the moment's intro pool, then one round for every fact
 
 
 def test_prompts_without_examples_name_the_place_and_intros_keep_theirs(world):
@@ -121,15 +123,17 @@ def test_prompts_without_examples_name_the_place_and_intros_keep_theirs(world):
     prompts = []
 
     class Recording(Scripted):
-        def _sample(self, batch, key, samples):
+        def _sample(self, batch, seeds, samples):
             prompts.extend(batch)
-            return super()._sample(batch, key, samples)
+            return super()._sample(batch, seeds, samples)
 
-    gen = Recording(retold, shots=0, intro_shots=2, intro_boost=1)
+    gen = Recording(retold, shots=0, intro_shots=2)
     gen.fit(catalog)
     gen.generate(packs[:1], 1)
-    intro, first, *_, last = prompts
-    assert intro.startswith(INTRO_HEAD) and intro.count("Moment:") == 3  # 2 examples + its own
+    *intros, first = prompts[: INTRO_PROMPTS + 1]
+    last = prompts[-1]
+    for intro in intros:  # the moment's pool: 2 examples + its own moment
+        assert intro.startswith(INTRO_HEAD) and intro.count("Moment:") == 3
     assert first == prompt(plan(packs[0])[1])
     assert first.startswith(HEAD) and first.count("Fact:") == 1
     assert first.endswith("\nPlace: first\nSentence:") and last.endswith("Place: last\nSentence:")
@@ -169,59 +173,100 @@ def test_a_failing_sentence_is_resampled_alone_then_stood_in_for(world):
     intro, first, second, *rest = draft.sentences
     assert second.writer == "fallback" and second.tries == 2 and "Rock Artist B" in second.text
     assert all(s.writer == "model" and s.tries == 1 for s in [intro, first, *rest])
-    assert gen.rounds == 2
+    assert gen.rounds == 3  # the intro pool, then two rounds
     assert grounding.check([draft], packs[:1])[0].action == "pass"
 
 
+class Unsure(Scripted):
+    """Intros (-1.5 nats a token) and the first round's fact sentences (-1.0) are
+    unlikely; later rounds' are not."""
+
+    def _sample(self, prompts, seeds, samples):
+        lines = super()._sample(prompts, seeds, samples)
+        rows = [_FACT.search(prompts[k // samples]) for k in range(len(lines))]
+        first = self.rounds == 2  # the pool is sampled first, then the facts' first round
+        return [
+            Line(text, -1.0 if first else -0.1) if fact else Line(text, -1.5)
+            for (text, _), fact in zip(lines, rows, strict=True)
+        ]
+
+
 @pytest.mark.parametrize(
-    "fact_floor, intro_floor, fact_tries, intro_tries",
-    [(-0.65, -inf, 2, 1), (-inf, -inf, 1, 1), (-inf, -1.1, 1, 2), (-0.65, -1.1, 2, 2)],
+    "fact_floor, intro_floor, fact_tries, intro_writer",
+    [(-0.65, -inf, 2, "model"), (-inf, -inf, 1, "model"), (-inf, -1.1, 1, "fallback")],
 )
-def test_a_sentence_the_model_finds_unlikely_is_resampled(
-    world, fact_floor, intro_floor, fact_tries, intro_tries
+def test_a_sentence_the_model_finds_unlikely_is_resampled_or_stood_in_for(
+    world, fact_floor, intro_floor, fact_tries, intro_writer
 ):
     catalog, packs, _ = world
-
-    class Unsure(Scripted):
-        """The first round's candidates are unlikely (-1.5 nats a token), the next ones not."""
-
-        def _sample(self, prompts, key, samples):
-            lines = super()._sample(prompts, key, samples)
-            return [Line(text, -1.5 if self.rounds == 1 else -0.1) for text, _ in lines]
-
     gen = Unsure(retold, min_fluency=fact_floor, min_intro_fluency=intro_floor)
     gen.fit(catalog)
     intro, *told = gen.generate(packs[:1], 1)[0][0].sentences
-    assert (intro.writer, intro.tries) == ("model", intro_tries)
+    assert (intro.writer, intro.tries) == (intro_writer, 1)  # a pool is sampled once
     assert [(s.writer, s.tries) for s in told] == [("model", fact_tries)] * len(told)
 
 
-@pytest.mark.parametrize("boost", [1, 3])
-def test_the_intro_draws_intro_boost_times_the_candidates_of_a_fact(world, boost):
-    catalog, packs, _ = world
-    intros = [
-        INTRO,
-        "Stay calm and let this music take its time.",
-        "For a calm night in, here is gentle music.",
-    ]
+POOL = [
+    "For a calm night in, here is gentle music.",
+    "Stay calm and let this music take its time.",
+    "Keep it calm with these picks.",
+    "A calm evening calls for this soundtrack.",
+    INTRO,
+]
 
-    class Boosted(Scripted):
-        """Each intro row gets its own candidate, the later the likelier."""
 
-        def _sample(self, prompts, key, samples):
-            lines = super()._sample(prompts, key, samples)
-            rows = [k for k in range(len(lines)) if not _FACT.search(prompts[k // samples])]
-            self.intro_rows = len(rows)
-            for n, k in enumerate(rows):
-                lines[k] = Line(intros[n], -1.0 + n / 10)
-            return lines
+class Pooled(Scripted):
+    """Each intro row gets a candidate of :data:`POOL` in turn, the later the likelier
+    (-0.5 to -0.1 nats a token); it records the intro prompts sampled."""
 
-    gen = Boosted(retold, samples=1, intro_boost=boost)
+    intro_rows: ClassVar[list[str]] = []
+
+    def _sample(self, prompts, seeds, samples):
+        lines = super()._sample(prompts, seeds, samples)
+        rows = [k for k in range(len(lines)) if not _FACT.search(prompts[k // samples])]
+        type(self).intro_rows += [prompts[k // samples] for k in rows]
+        for n, k in enumerate(rows):
+            lines[k] = Line(POOL[n % len(POOL)], -0.5 + (n % len(POOL)) / 10)
+        return lines
+
+
+def test_intros_come_from_one_pool_per_moment_taken_by_seed_among_the_most_fluent(world):
+    catalog, packs, grounding = world
+    Pooled.intro_rows = []
+    gen = Pooled(retold, samples=1, intro_pool=10, intro_choices=2)
     gen.fit(catalog)
-    intro, *told = gen.generate(packs[:1], 1)[0][0].sentences
-    assert gen.intro_rows == boost
-    assert intro.text == intros[boost - 1]  # the likeliest of all the intro's candidates
-    assert all(s.writer == "model" and s.tries == 1 for s in told)
+    drafts = [d for batch in (packs[:2], packs[2:], packs[:1]) for (d,) in gen.generate(batch, 1)]
+    # one pool for the moment "calm": INTRO_PROMPTS prompts of 10 / INTRO_PROMPTS samples
+    assert len(Pooled.intro_rows) == INTRO_PROMPTS * 3 and len(set(Pooled.intro_rows)) > 1
+    intros = [d.sentences[0] for d in drafts]
+    assert {s.text for s in intros} == set(POOL[-2:])  # the 2 most fluent, by request
+    assert all(s.writer == "model" and s.tries == 1 for s in intros)
+    assert intros[0].text == intros[-1].text  # the same request takes the same intro
+    assert all(v.action == "pass" for v in grounding.check(drafts, [*packs, packs[0]]))
+    calm = gen._pools["calm"]
+    assert len(calm) == 12 and gen.generate(packs[:1], 1) == [drafts[:1]]  # pool unchanged
+
+
+def test_a_pool_is_cached_on_disk_per_moment_and_parameters(world, tmp_path, monkeypatch):
+    from linernotes.catalog import Catalog
+
+    catalog, packs, _ = world
+    monkeypatch.setenv("LINERNOTES_CACHE_DIR", str(tmp_path))
+    versioned = Catalog.from_tables(catalog.tables, catalog.name, "pools")
+
+    def written(**params):
+        Pooled.intro_rows = []
+        gen = Pooled(retold, samples=1, **params)
+        gen.fit(catalog)
+        gen._pool_catalog = versioned  # as PlannedGenerator.fit does (no model here)
+        story = gen.generate(packs[:2], 1)
+        return len(Pooled.intro_rows), story
+
+    rows, first = written()
+    assert rows == 48 and len(list(tmp_path.rglob("intro-pool-*.bin"))) == 1
+    assert written() == (0, first)  # loaded, not sampled again: the same stories
+    assert written(intro_shots=2)[0] == 48  # another prompt: sampled afresh
+    assert written(min_intro_fluency=-0.2, intro_choices=1)[0] == 0  # chosen afresh, same pool
 
 
 @pytest.mark.parametrize(
@@ -619,7 +664,9 @@ def test_golden_sentences_ship_and_bad_files_fail_clearly(tmp_path):
         PlannedGenerator(golden=str(bad))
 
 
-@pytest.mark.parametrize("param", ["samples", "sentences", "batch_size", "intro_boost"])
+@pytest.mark.parametrize(
+    "param", ["samples", "sentences", "batch_size", "intro_pool", "intro_choices"]
+)
 def test_bad_parameters_fail_with_the_rule(param):
     with pytest.raises(ValueError, match=f"{param} must be at least 1"):
         PlannedGenerator(**{param: 0})

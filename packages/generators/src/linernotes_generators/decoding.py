@@ -7,12 +7,15 @@ model itself for the planned generator's batches of 256 short candidates.
 :func:`sample_lines` encodes each prompt once, lets the prompt's samples
 share its keys and values (:mod:`.shared_prompt`), samples from the ``top_k``
 most likely tokens only, and drops a row from the batch as soon as it ends its
-line.
+line. Every row draws from a random stream of its own, seeded by its prompt's
+seed and its sample number, so a prompt's samples do not depend on what else
+shares the batch.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from . import shared_prompt
@@ -43,14 +46,16 @@ def sample_lines(
     temperature: float = 1.0,
     top_p: float = 1.0,
     top_k: int = 50,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     stops: frozenset[int] | None = None,
 ) -> list[Line]:
     """``samples`` continuations of each prompt up to its first line end (prompt-major order).
 
     A token is drawn from the ``top_k`` likeliest, cut to the smallest set
     whose probability reaches ``top_p``, at ``temperature``; ``top_k=1`` is
-    greedy decoding. A row stops at a token in ``stops`` (default:
+    greedy decoding. ``seed`` is one seed per prompt, or one for all (prompt
+    ``p`` then draws from ``(seed, p)``); a sample's draws depend only on its
+    prompt's seed and its own number. A row stops at a token in ``stops`` (default:
     :func:`line_ends`) or after ``max_new_tokens``; the returned text stops
     before the line end. Each line carries its tokens' mean log-probability
     under the model (before temperature and truncation): its fluency.
@@ -62,7 +67,7 @@ def sample_lines(
     ids, mask = enc["input_ids"], enc["attention_mask"]
     shared_prompt.install(model, ids.shape[1] + max_new_tokens)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    rng = torch.Generator(device=model.device).manual_seed(seed)
+    uniforms = _uniforms(seed, len(prompts), samples, max_new_tokens).to(model.device)
     stop_ids = torch.tensor(sorted(stops), device=model.device)
     rows = len(prompts) * samples
     out: list[list[int]] = [[] for _ in range(rows)]
@@ -74,7 +79,7 @@ def sample_lines(
         position = positions[:, -1:].repeat_interleave(samples, dim=0)
         for step in range(max_new_tokens):
             logits = logits.float()
-            token = _draw(logits, temperature, top_p, top_k, rng)
+            token = _draw(logits, temperature, top_p, top_k, uniforms[shared.live, step])
             drawn = logits.gather(1, token.unsqueeze(1)).squeeze(1) - logits.logsumexp(-1)
             drawn_rows = zip(shared.live.tolist(), token.tolist(), drawn.tolist(), strict=True)
             for row, t, lp in drawn_rows:
@@ -97,8 +102,25 @@ def sample_lines(
     ]
 
 
-def _draw(logits: Any, temperature: float, top_p: float, top_k: int, rng: Any) -> Any:
-    """One token per row from the nucleus of its ``top_k`` likeliest tokens."""
+def _uniforms(seed: int | Sequence[int], prompts: int, samples: int, steps: int) -> Any:
+    """One uniform draw per row (prompt-major) and step, each row from its own stream."""
+    import numpy as np
+    import torch
+
+    keys = [(seed, p) for p in range(prompts)] if isinstance(seed, int) else [(s,) for s in seed]
+    if len(keys) != prompts:
+        raise ValueError(f"got {len(keys)} seeds for {prompts} prompts")
+    draws = [
+        np.random.default_rng([k % 2**64 for k in (*key, s)]).random(steps, dtype=np.float32)
+        for key in keys
+        for s in range(samples)
+    ]
+    return torch.from_numpy(np.stack(draws)) if draws else torch.empty(0, steps)
+
+
+def _draw(logits: Any, temperature: float, top_p: float, top_k: int, uniform: Any) -> Any:
+    """One token per row from the nucleus of its ``top_k`` likeliest tokens, by inverting
+    the nucleus' cumulative probabilities at the row's ``uniform`` draw."""
     import torch
 
     values, indices = logits.topk(min(top_k, logits.shape[-1]), dim=-1)
@@ -106,8 +128,11 @@ def _draw(logits: Any, temperature: float, top_p: float, top_k: int, rng: Any) -
         return indices[:, 0]
     probs = torch.softmax(values / temperature, dim=-1)
     before = probs.cumsum(-1) - probs  # mass of the likelier tokens
-    probs = probs.masked_fill(before >= top_p, 0.0)
-    choice = torch.multinomial(probs, 1, generator=rng)
+    kept = before < top_p
+    cumulative = probs.masked_fill(~kept, 0.0).cumsum(-1)
+    target = (uniform.to(cumulative.dtype) * cumulative[:, -1]).unsqueeze(1)
+    choice = torch.searchsorted(cumulative, target, right=True)
+    choice = torch.minimum(choice, kept.sum(-1, keepdim=True) - 1)  # a rounding at the top end
     return indices.gather(1, choice).squeeze(1)
 
 

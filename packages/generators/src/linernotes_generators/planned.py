@@ -27,13 +27,19 @@ so the work is split by what each side does well:
    place. Only then does the fact's own sentence stand in for it (recorded as
    a ``fallback`` sentence).
 
+An intro depends on nothing but its moment, so it is not written per listener:
+the model samples ``intro_pool`` candidate intros once per moment (kept in the
+cache folder), and each request takes, by its seed, one of the
+``intro_choices`` most fluent that pass the checks for its own pack.
+
 Every sentence is recorded on the draft (:class:`linernotes.Sentence`), so
 evaluation can tell model-written sentences from stand-ins.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
+import hashlib
 import random
 import re
 import tomllib
@@ -41,11 +47,11 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib.resources import files
-from itertools import accumulate
 from pathlib import Path
 from typing import ClassVar
 
 from linernotes import Draft, Fact, FactPack, Sentence
+from linernotes import cache as fitted
 from linernotes.catalog import Catalog
 from linernotes.cite import Citer, has_phrase
 from linernotes.errors import ConfigError
@@ -66,6 +72,7 @@ from .models import DEFAULT_MODEL, load
 from .prompts import moment_words
 
 GOLDEN = "golden_sentences.toml"
+INTRO_PROMPTS = 4  # prompts per moment's intro pool, each showing its own golden intros
 ENGINES = ("transformers", "ctranslate2")
 KIND_ORDER = ("colisten_history", "friends", "tag", "tag_year", "stats", "colisten")
 HEAD = (
@@ -306,10 +313,13 @@ class PlannedGenerator:
     ``min_fluency`` does not survive, nor an intro below ``min_intro_fluency``
     (``-inf``: no floor).
     ``shots`` golden sentences precede each fact (0 for the story model, which
-    learned the task: :data:`~.models.STORY_MODEL`) and ``intro_shots`` golden
-    intros precede the intro, which draws ``intro_boost`` times as many candidates
-    as a fact (the model writes intros less well). Tokens are drawn at
-    ``temperature`` from the nucleus (``top_p``) of the ``top_k`` likeliest.
+    learned the task: :data:`~.models.STORY_MODEL`). Intros are sampled once per
+    moment, ``intro_pool`` of them from :data:`INTRO_PROMPTS` prompts of
+    ``intro_shots`` golden intros each; a request takes one of the ``intro_choices``
+    most fluent that pass. Tokens are drawn at ``temperature`` from the nucleus
+    (``top_p``) of the ``top_k`` likeliest, each prompt from its own random stream
+    (seeded by ``seed``, the request and the sentence), so that a story does not
+    depend on the other stories of its batch (with ``engine: transformers``).
     ``model``, ``device`` and ``dtype`` are as for the transformers generator;
     ``golden`` is a TOML file of golden stories (empty: the package's own).
     ``engine`` runs the model: ``transformers`` (PyTorch, in ``dtype``) or
@@ -327,11 +337,12 @@ class PlannedGenerator:
         sentences: int = 4,
         samples: int = 4,
         min_fluency: float = -0.65,
-        min_intro_fluency: float = -math.inf,
+        min_intro_fluency: float = -1.1,
         retries: int = 4,
         shots: int = 3,
         intro_shots: int = 3,
-        intro_boost: int = 1,
+        intro_pool: int = 48,
+        intro_choices: int = 4,
         max_new_tokens: int = 40,
         temperature: float = 0.7,
         top_p: float = 0.9,
@@ -349,7 +360,8 @@ class PlannedGenerator:
             ("retries", retries, 0),
             ("shots", shots, 0),
             ("intro_shots", intro_shots, 0),
-            ("intro_boost", intro_boost, 1),
+            ("intro_pool", intro_pool, 1),
+            ("intro_choices", intro_choices, 1),
             ("max_new_tokens", max_new_tokens, 8),
             ("top_k", top_k, 1),
             ("batch_size", batch_size, 1),
@@ -379,7 +391,8 @@ class PlannedGenerator:
         self.retries = retries
         self.shots = shots
         self.intro_shots = intro_shots
-        self.intro_boost = intro_boost
+        self.intro_pool = intro_pool
+        self.intro_choices = intro_choices
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.top_p = top_p
@@ -392,10 +405,13 @@ class PlannedGenerator:
         self.threads = threads
         self.citer: Citer | None = None
         self._ctranslate2: tuple | None = None  # (engine, tokenizer): its own random stream
+        self._pools: dict[str, list[tuple[Line, tuple[str, ...]]]] = {}  # moment -> intros
+        self._pool_catalog: Catalog | None = None  # where pools are cached on disk
 
     def fit(self, catalog: Catalog) -> None:
         """Load the model and the catalog's name and tag matchers."""
         self.citer = Citer(catalog)
+        self._pool_catalog = catalog
         if self.engine == "ctranslate2":
             self._ctranslate2 = ctranslate2_engine.load_engine(
                 self.model, self.device, self.compute_type, self.threads, self.seed
@@ -416,9 +432,16 @@ class PlannedGenerator:
         return out
 
     def _write(self, jobs: list[tuple[FactPack, int]]) -> list[Draft]:
-        """One draft per (pack, draft index); every sentence of the batch is sampled at once."""
+        """One draft per (pack, draft index); every fact sentence of the batch is sampled at
+        once, and every intro comes from its moment's pool."""
         plans = [plan(p, self.sentences) for p, _ in jobs]
-        chosen: dict[tuple[int, int], Sentence] = {}
+        pools = self._intro_pools({s.moment for steps in plans for s in steps if not s.fact})
+        chosen: dict[tuple[int, int], Sentence] = {
+            (j, i): self._intro(pools[s.moment], jobs[j], s)
+            for j, steps in enumerate(plans)
+            for i, s in enumerate(steps)
+            if s.fact is None
+        }
         slots = [(j, i) for j, steps in enumerate(plans) for i in range(len(steps))]
         swap = (self.retries + 2) // 2  # from this round on, a failing fact gives way to a spare
         for round_ in range(self.retries + 1):
@@ -428,19 +451,15 @@ class PlannedGenerator:
             if round_ == swap:
                 for j, i in todo:
                     plans[j][i] = _spare(plans[j][i])
-            key = ":".join([str(self.seed), str(round_), *(f"{p.request_id}/{d}" for p, d in jobs)])
             shown = [self._examples(jobs[j], plans[j][i], round_) for j, i in todo]
-            copies = [1 if plans[j][i].fact else self.intro_boost for j, i in todo]
-            prompts = [
-                prompt(plans[j][i], e)
-                for (j, i), e, c in zip(todo, shown, copies, strict=True)
-                for _ in range(c)
+            prompts = [prompt(plans[j][i], e) for (j, i), e in zip(todo, shown, strict=True)]
+            seeds = [
+                _seed(self.seed, round_, jobs[j][0].request_id, jobs[j][1], i) for j, i in todo
             ]
             samples = self.samples * (round_ + 1)  # a fact that failed gets more tries
-            texts = self._sample(prompts, key, samples)
-            starts = [0, *accumulate(c * samples for c in copies)]
+            texts = self._sample(prompts, seeds, samples)
             for k, (j, i) in enumerate(todo):
-                candidates = texts[starts[k] : starts[k + 1]]
+                candidates = texts[k * samples : (k + 1) * samples]
                 told = [chosen[(j, m)].text for m in range(i) if (j, m) in chosen]
                 examples = [g.text for g in shown[k]]
                 best = self._choose(candidates, jobs[j][0], plans[j][i], told, examples)
@@ -453,12 +472,73 @@ class PlannedGenerator:
             drafts.append(Draft(" ".join(s.text for s in told), self.name, told))
         return drafts
 
-    def _examples(self, job: tuple[FactPack, int], step: Step, round_: int) -> list[Golden]:
+    def _intro_pools(self, moments: set[str]) -> dict[str, list[tuple[Line, tuple[str, ...]]]]:
+        """Each moment's sampled intros, with the golden intros their prompt showed: from
+        memory, else from the cache folder, else sampled now (all missing moments at once)."""
+        missing = sorted(m for m in moments if m not in self._pools)
+        paths = {m: self._pool_path(m) for m in missing}
+        for m, path in paths.items():
+            if path is not None and path.is_file():
+                with contextlib.suppress(Exception):  # a damaged file is sampled afresh
+                    self._pools[m] = fitted.load(path)
+        missing = [m for m in missing if m not in self._pools]
+        if missing:
+            samples = -(-self.intro_pool // INTRO_PROMPTS)
+            steps = [(Step(0, None, "intro", m), n) for m in missing for n in range(INTRO_PROMPTS)]
+            shown = [self._examples((None, 0), step, n) for step, n in steps]
+            prompts = [prompt(step, e) for (step, _), e in zip(steps, shown, strict=True)]
+            seeds = [_seed(self.seed, n, "intro", 0, step.moment) for step, n in steps]
+            lines = self._sample(prompts, seeds, samples)
+            for k, (step, _) in enumerate(steps):
+                texts = tuple(g.text for g in shown[k])
+                pool = self._pools.setdefault(step.moment, [])
+                pool += [(line, texts) for line in lines[k * samples : (k + 1) * samples]]
+            for m in missing:
+                if paths[m] is not None:
+                    fitted.save(self._pools[m], paths[m])
+        return {m: self._pools[m] for m in moments}
+
+    def _pool_path(self, moment: str) -> Path | None:
+        """Where a moment's intro pool is cached: keyed by the catalog (its names are
+        checked) and everything that shapes the samples; None when not cached."""
+        catalog = self._pool_catalog
+        if catalog is None or not catalog.version:
+            return None
+        intros = "\n".join(f"{g.moment}|{g.text}" for g in self.golden if g.place == "intro")
+        params = {
+            "moment": moment, "model": self.model, "device": self.device, "dtype": self.dtype,
+            "engine": self.engine, "compute_type": self.compute_type, "pool": self.intro_pool,
+            "shots": self.intro_shots, "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
+            "seed": self.seed, "golden": hashlib.sha256(intros.encode()).hexdigest(),
+        }  # fmt: skip
+        return fitted.entry_path("intro-pool", catalog, params)
+
+    def _intro(
+        self, pool: list[tuple[Line, tuple[str, ...]]], job: tuple[FactPack, int], step: Step
+    ) -> Sentence:
+        """One of the pool's ``intro_choices`` most fluent intros that pass the checks for
+        this pack, by the request's seed; the stand-in when none does."""
+        pack, draft = job
+        passing: dict[str, tuple[float, object]] = {}
+        for line, shown in pool:
+            aligned = self._choose([line], pack, step, [], list(shown))
+            if aligned is not None:
+                passing.setdefault(aligned.text, (line.logprob, aligned))
+        best = sorted(passing.items(), key=lambda kv: (-kv[1][0], kv[0]))[: self.intro_choices]
+        if not best:
+            return _stand_in(step, 1)
+        rng = random.Random(f"{self.seed}:{pack.request_id}:{draft}:intro")
+        _, (_, aligned) = rng.choice(best)
+        return Sentence(aligned.text, aligned.facts, "model", 1)
+
+    def _examples(self, job: tuple[FactPack | None, int], step: Step, round_: int) -> list[Golden]:
         """Golden sentences drawn by seed: ``intro_shots`` intros for the intro (one of the
         same moment first), else ``shots`` sentences for the same kind of fact, then the
-        same place."""
+        same place. A pool's intro prompts (no pack) are seeded by their moment."""
         pack, draft = job
-        rng = random.Random(f"{self.seed}:{pack.request_id}:{draft}:{step.number}:{round_}")
+        request = pack.request_id if pack is not None else step.moment
+        rng = random.Random(f"{self.seed}:{request}:{draft}:{step.number}:{round_}")
 
         def fit(g: Golden) -> tuple[bool, bool, bool, float]:
             if step.fact is None:
@@ -471,9 +551,10 @@ class PlannedGenerator:
         rng.shuffle(shown)
         return shown
 
-    def _sample(self, prompts: list[str], key: str, samples: int) -> list[Line]:
-        """``samples`` first lines sampled per prompt (prompt-major order), seeded by ``key``
-        (by the engine's own stream with ctranslate2)."""
+    def _sample(self, prompts: list[str], seeds: list[int], samples: int) -> list[Line]:
+        """``samples`` first lines sampled per prompt (prompt-major order), each prompt's
+        from its own stream seeded by its ``seeds`` entry (by the engine's own stream
+        with ctranslate2)."""
         sampling = {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k}
         if self._ctranslate2 is not None:
             return ctranslate2_engine.sample_lines(
@@ -482,7 +563,7 @@ class PlannedGenerator:
         model, tokenizer = load(self.model, self.device, self.dtype)
         return sample_lines(
             model, tokenizer, prompts, samples, self.max_new_tokens,
-            **sampling, seed=zlib.crc32(key.encode()),
+            **sampling, seed=seeds,
         )  # fmt: skip
 
     def _choose(
@@ -599,6 +680,12 @@ class PlannedGenerator:
             if fluency > best_score:
                 best, best_score = aligned, fluency
         return best
+
+
+def _seed(seed: int, round_: int, request: object, draft: int, sentence: object) -> int:
+    """The random seed of one prompt: the generator's seed, the round, the request, the
+    draft and the sentence (its place in the plan, or an intro prompt's moment)."""
+    return zlib.crc32(f"{seed}:{round_}:{request}/{draft}:{sentence}".encode())
 
 
 def _floor(name: str, value: float | str) -> float:
