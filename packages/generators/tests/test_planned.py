@@ -55,7 +55,7 @@ class Scripted(PlannedGenerator):
     """A planned generator whose "model" answers from a script: fact text -> candidates."""
 
     def __init__(self, script, **params):
-        super().__init__(**params)
+        super().__init__(**{"intro_choices": 1, **params})  # a script writes one intro
         self.script = script
         self.rounds = 0
 
@@ -181,28 +181,35 @@ class Unsure(Scripted):
     """Intros (-1.5 nats a token) and the first round's fact sentences (-1.0) are
     unlikely; later rounds' are not."""
 
+    fact_rounds = 0
+
     def _sample(self, prompts, seeds, samples):
         lines = super()._sample(prompts, seeds, samples)
-        rows = [_FACT.search(prompts[k // samples]) for k in range(len(lines))]
-        first = self.rounds == 2  # the pool is sampled first, then the facts' first round
+        facts = [_FACT.search(prompts[k // samples]) for k in range(len(lines))]
+        self.fact_rounds += any(facts)
+        fact_fluency = -1.0 if self.fact_rounds == 1 else -0.1
         return [
-            Line(text, -1.0 if first else -0.1) if fact else Line(text, -1.5)
-            for (text, _), fact in zip(lines, rows, strict=True)
+            Line(text, fact_fluency if fact else -1.5)
+            for (text, _), fact in zip(lines, facts, strict=True)
         ]
 
 
 @pytest.mark.parametrize(
-    "fact_floor, intro_floor, fact_tries, intro_writer",
-    [(-0.65, -inf, 2, "model"), (-inf, -inf, 1, "model"), (-inf, -1.1, 1, "fallback")],
+    "fact_floor, intro_floor, fact_tries, intro",
+    [
+        (-0.65, -inf, 2, ("model", 1)),
+        (-inf, -inf, 1, ("model", 1)),
+        (-inf, -1.1, 1, ("fallback", 5)),  # the pool drew 1 + 4 retries times, all unlikely
+    ],
 )
 def test_a_sentence_the_model_finds_unlikely_is_resampled_or_stood_in_for(
-    world, fact_floor, intro_floor, fact_tries, intro_writer
+    world, fact_floor, intro_floor, fact_tries, intro
 ):
     catalog, packs, _ = world
     gen = Unsure(retold, min_fluency=fact_floor, min_intro_fluency=intro_floor)
     gen.fit(catalog)
-    intro, *told = gen.generate(packs[:1], 1)[0][0].sentences
-    assert (intro.writer, intro.tries) == (intro_writer, 1)  # a pool is sampled once
+    first, *told = gen.generate(packs[:1], 1)[0][0].sentences
+    assert (first.writer, first.tries) == intro
     assert [(s.writer, s.tries) for s in told] == [("model", fact_tries)] * len(told)
 
 
@@ -245,6 +252,28 @@ def test_intros_come_from_one_pool_per_moment_taken_by_seed_among_the_most_fluen
     assert all(v.action == "pass" for v in grounding.check(drafts, [*packs, packs[0]]))
     calm = gen._pools["calm"]
     assert len(calm) == 12 and gen.generate(packs[:1], 1) == [drafts[:1]]  # pool unchanged
+
+
+def test_a_pool_short_of_passing_intros_draws_again(world):
+    catalog, packs, _ = world
+
+    class Late(Scripted):
+        """The first draw's intros use no word of the moment; the later ones pass."""
+
+        draws = 0
+
+        def _sample(self, prompts, seeds, samples):
+            lines = super()._sample(prompts, seeds, samples)
+            if not any(_FACT.search(p) for p in prompts):  # a pool's draw
+                self.draws += 1
+                if self.draws == 1:
+                    return [Line("Here is music for the hours ahead.", 0.0)] * len(lines)
+            return lines
+
+    gen = Late(retold)
+    gen.fit(catalog)
+    intro = gen.generate(packs[:1], 1)[0][0].sentences[0]
+    assert (intro.text, intro.writer, intro.tries) == (INTRO, "model", 2) and gen.draws == 2
 
 
 def test_a_pool_is_cached_on_disk_per_moment_and_parameters(world, tmp_path, monkeypatch):

@@ -73,6 +73,7 @@ from .prompts import moment_words
 
 GOLDEN = "golden_sentences.toml"
 INTRO_PROMPTS = 4  # prompts per moment's intro pool, each showing its own golden intros
+IntroCandidate = tuple[Line, tuple[str, ...]]  # a pool's intro and the golden intros shown
 ENGINES = ("transformers", "ctranslate2")
 KIND_ORDER = ("colisten_history", "friends", "tag", "tag_year", "stats", "colisten")
 HEAD = (
@@ -405,7 +406,7 @@ class PlannedGenerator:
         self.threads = threads
         self.citer: Citer | None = None
         self._ctranslate2: tuple | None = None  # (engine, tokenizer): its own random stream
-        self._pools: dict[str, list[tuple[Line, tuple[str, ...]]]] = {}  # moment -> intros
+        self._pools: dict[str, list[IntroCandidate]] = {}  # moment -> its sampled intros
         self._pool_catalog: Catalog | None = None  # where pools are cached on disk
 
     def fit(self, catalog: Catalog) -> None:
@@ -435,7 +436,8 @@ class PlannedGenerator:
         """One draft per (pack, draft index); every fact sentence of the batch is sampled at
         once, and every intro comes from its moment's pool."""
         plans = [plan(p, self.sentences) for p, _ in jobs]
-        pools = self._intro_pools({s.moment for steps in plans for s in steps if not s.fact})
+        moments = {s.moment: job[0] for job, steps in zip(jobs, plans, strict=True) for s in steps}
+        pools = self._intro_pools({m: pack for m, pack in moments.items() if m})
         chosen: dict[tuple[int, int], Sentence] = {
             (j, i): self._intro(pools[s.moment], jobs[j], s)
             for j, steps in enumerate(plans)
@@ -472,31 +474,54 @@ class PlannedGenerator:
             drafts.append(Draft(" ".join(s.text for s in told), self.name, told))
         return drafts
 
-    def _intro_pools(self, moments: set[str]) -> dict[str, list[tuple[Line, tuple[str, ...]]]]:
-        """Each moment's sampled intros, with the golden intros their prompt showed: from
-        memory, else from the cache folder, else sampled now (all missing moments at once)."""
-        missing = sorted(m for m in moments if m not in self._pools)
-        paths = {m: self._pool_path(m) for m in missing}
-        for m, path in paths.items():
+    def _intro_pools(self, needed: dict[str, FactPack]) -> dict[str, list[IntroCandidate]]:
+        """Each moment's sampled intros (with the golden intros their prompt showed): from
+        memory, else from the cache folder, else sampled now. A moment whose pool has fewer
+        than ``intro_choices`` intros that pass (for ``needed``'s pack of that moment) draws
+        ``intro_pool`` more, up to ``retries`` more times; every short moment of the batch
+        draws at once."""
+        for m in needed.keys() - self._pools.keys():
+            self._pools[m], path = [], self._pool_path(m)
             if path is not None and path.is_file():
                 with contextlib.suppress(Exception):  # a damaged file is sampled afresh
                     self._pools[m] = fitted.load(path)
-        missing = [m for m in missing if m not in self._pools]
-        if missing:
-            samples = -(-self.intro_pool // INTRO_PROMPTS)
-            steps = [(Step(0, None, "intro", m), n) for m in missing for n in range(INTRO_PROMPTS)]
-            shown = [self._examples((None, 0), step, n) for step, n in steps]
+        samples = self._intro_samples
+        full = (self.retries + 1) * INTRO_PROMPTS * samples
+        drawn: set[str] = set()
+        for _ in range(self.retries + 1):
+            short = [
+                Step(0, None, "intro", m)
+                for m, pack in sorted(needed.items())
+                if len(self._pools[m]) < full
+                and len(self._passing(self._pools[m], pack, Step(0, None, "intro", m)))
+                < self.intro_choices
+            ]
+            if not short:
+                break
+            steps = [
+                (step, k)
+                for step in short
+                for first in [len(self._pools[step.moment]) // samples]
+                for k in range(first, first + INTRO_PROMPTS)
+            ]
+            shown = [self._examples((None, 0), step, k) for step, k in steps]
             prompts = [prompt(step, e) for (step, _), e in zip(steps, shown, strict=True)]
-            seeds = [_seed(self.seed, n, "intro", 0, step.moment) for step, n in steps]
+            seeds = [_seed(self.seed, k, "intro", 0, step.moment) for step, k in steps]
             lines = self._sample(prompts, seeds, samples)
-            for k, (step, _) in enumerate(steps):
-                texts = tuple(g.text for g in shown[k])
-                pool = self._pools.setdefault(step.moment, [])
-                pool += [(line, texts) for line in lines[k * samples : (k + 1) * samples]]
-            for m in missing:
-                if paths[m] is not None:
-                    fitted.save(self._pools[m], paths[m])
-        return {m: self._pools[m] for m in moments}
+            for i, (step, _) in enumerate(steps):
+                texts = tuple(g.text for g in shown[i])
+                batch = lines[i * samples : (i + 1) * samples]
+                self._pools[step.moment] += [(line, texts) for line in batch]
+                drawn.add(step.moment)
+        for m in drawn:
+            if (path := self._pool_path(m)) is not None:
+                fitted.save(self._pools[m], path)
+        return {m: self._pools[m] for m in needed}
+
+    @property
+    def _intro_samples(self) -> int:
+        """Samples per prompt of a pool's draw: ``intro_pool`` over the prompts, rounded up."""
+        return -(-self.intro_pool // INTRO_PROMPTS)
 
     def _pool_path(self, moment: str) -> Path | None:
         """Where a moment's intro pool is cached: keyed by the catalog (its names are
@@ -514,23 +539,30 @@ class PlannedGenerator:
         }  # fmt: skip
         return fitted.entry_path("intro-pool", catalog, params)
 
-    def _intro(
-        self, pool: list[tuple[Line, tuple[str, ...]]], job: tuple[FactPack, int], step: Step
-    ) -> Sentence:
-        """One of the pool's ``intro_choices`` most fluent intros that pass the checks for
-        this pack, by the request's seed; the stand-in when none does."""
-        pack, draft = job
-        passing: dict[str, tuple[float, object]] = {}
+    def _passing(
+        self, pool: list[IntroCandidate], pack: FactPack, step: Step
+    ) -> list[tuple[float, str, object]]:
+        """The pool's distinct intros that pass the checks for this pack, most fluent first:
+        (fluency, text, cited sentence)."""
+        passing: dict[str, tuple[float, str, object]] = {}
         for line, shown in pool:
             aligned = self._choose([line], pack, step, [], list(shown))
             if aligned is not None:
-                passing.setdefault(aligned.text, (line.logprob, aligned))
-        best = sorted(passing.items(), key=lambda kv: (-kv[1][0], kv[0]))[: self.intro_choices]
+                passing.setdefault(aligned.text, (line.logprob, aligned.text, aligned))
+        return sorted(passing.values(), key=lambda p: (-p[0], p[1]))
+
+    def _intro(self, pool: list[IntroCandidate], job: tuple[FactPack, int], step: Step) -> Sentence:
+        """One of the pool's ``intro_choices`` most fluent intros that pass the checks for
+        this pack, by the request's seed; the stand-in when none does. Its ``tries`` are
+        the draws its pool took."""
+        pack, draft = job
+        draws = max(1, len(pool) // (INTRO_PROMPTS * self._intro_samples))
+        best = self._passing(pool, pack, step)[: self.intro_choices]
         if not best:
-            return _stand_in(step, 1)
+            return _stand_in(step, draws)
         rng = random.Random(f"{self.seed}:{pack.request_id}:{draft}:intro")
-        _, (_, aligned) = rng.choice(best)
-        return Sentence(aligned.text, aligned.facts, "model", 1)
+        *_, aligned = rng.choice(best)
+        return Sentence(aligned.text, aligned.facts, "model", draws)
 
     def _examples(self, job: tuple[FactPack | None, int], step: Step, round_: int) -> list[Golden]:
         """Golden sentences drawn by seed: ``intro_shots`` intros for the intro (one of the
