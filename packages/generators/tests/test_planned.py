@@ -141,6 +141,27 @@ def test_prompts_without_examples_name_the_place_and_intros_keep_theirs(world):
     assert "Place:" not in prompt(plan(packs[0])[1], shown)  # the examples show the place
 
 
+def test_a_prompts_seed_depends_on_its_request_and_sentence_not_on_its_batch(world):
+    catalog, packs, _ = world
+    seen = []
+
+    class Seeds(Scripted):
+        def _sample(self, prompts, seeds, samples):
+            seen.append(dict(zip(prompts, seeds, strict=True)))
+            return super()._sample(prompts, seeds, samples)
+
+    def seeds_of(batch):
+        seen.clear()
+        gen = Seeds(retold)
+        gen.fit(catalog)
+        gen.generate(batch, 1)
+        return {p: s for call in seen for p, s in call.items() if "Fact:" in p}
+
+    together, alone = seeds_of(packs), seeds_of(packs[1:2])
+    assert alone and all(together[p] == s for p, s in alone.items())
+    assert len(set(together.values())) == len(together)  # every prompt its own stream
+
+
 def test_without_examples_a_sentence_avoids_the_words_of_the_story_so_far(world):
     catalog, packs, grounding = world
     pack = FactPack(**{**packs[0].__dict__, "context": Context()})
@@ -273,7 +294,7 @@ def test_a_pool_short_of_passing_intros_draws_again(world):
     gen = Late(retold)
     gen.fit(catalog)
     intro = gen.generate(packs[:1], 1)[0][0].sentences[0]
-    assert (intro.text, intro.writer, intro.tries) == (INTRO, "model", 2) and gen.draws == 2
+    assert (intro.text, intro.writer, intro.tries) == (INTRO, "model", 1) and gen.draws == 2
 
 
 def test_a_pool_is_cached_on_disk_per_moment_and_parameters(world, tmp_path, monkeypatch):

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import random
 import re
 import tomllib
@@ -487,15 +488,15 @@ class PlannedGenerator:
                     self._pools[m] = fitted.load(path)
         samples = self._intro_samples
         full = (self.retries + 1) * INTRO_PROMPTS * samples
+
+        def is_short(step: Step) -> bool:
+            pool = self._pools[step.moment]
+            passing = self._passing(pool, needed[step.moment], step)
+            return len(pool) < full and len(passing) < self.intro_choices
+
         drawn: set[str] = set()
         for _ in range(self.retries + 1):
-            short = [
-                Step(0, None, "intro", m)
-                for m, pack in sorted(needed.items())
-                if len(self._pools[m]) < full
-                and len(self._passing(self._pools[m], pack, Step(0, None, "intro", m)))
-                < self.intro_choices
-            ]
+            short = [s for s in (Step(0, None, "intro", m) for m in sorted(needed)) if is_short(s)]
             if not short:
                 break
             steps = [
@@ -547,22 +548,21 @@ class PlannedGenerator:
         passing: dict[str, tuple[float, str, object]] = {}
         for line, shown in pool:
             aligned = self._choose([line], pack, step, [], list(shown))
-            if aligned is not None:
-                passing.setdefault(aligned.text, (line.logprob, aligned.text, aligned))
+            if aligned is not None and line.logprob > passing.get(aligned.text, (-math.inf,))[0]:
+                passing[aligned.text] = (line.logprob, aligned.text, aligned)
         return sorted(passing.values(), key=lambda p: (-p[0], p[1]))
 
     def _intro(self, pool: list[IntroCandidate], job: tuple[FactPack, int], step: Step) -> Sentence:
         """One of the pool's ``intro_choices`` most fluent intros that pass the checks for
-        this pack, by the request's seed; the stand-in when none does. Its ``tries`` are
-        the draws its pool took."""
+        this pack, by the request's seed (one try: no request re-samples it); the stand-in
+        when none does, whose ``tries`` are the draws its pool took."""
         pack, draft = job
-        draws = max(1, len(pool) // (INTRO_PROMPTS * self._intro_samples))
         best = self._passing(pool, pack, step)[: self.intro_choices]
         if not best:
-            return _stand_in(step, draws)
+            return _stand_in(step, max(1, len(pool) // (INTRO_PROMPTS * self._intro_samples)))
         rng = random.Random(f"{self.seed}:{pack.request_id}:{draft}:intro")
         *_, aligned = rng.choice(best)
-        return Sentence(aligned.text, aligned.facts, "model", draws)
+        return Sentence(aligned.text, aligned.facts, "model", 1)
 
     def _examples(self, job: tuple[FactPack | None, int], step: Step, round_: int) -> list[Golden]:
         """Golden sentences drawn by seed: ``intro_shots`` intros for the intro (one of the
