@@ -75,6 +75,7 @@ from .prompts import moment_words
 GOLDEN = "golden_sentences.toml"
 INTRO_PROMPTS = 4  # prompts per moment's intro pool, each showing its own golden intros
 IntroCandidate = tuple[Line, tuple[str, ...]]  # a pool's intro and the golden intros shown
+POOL_VERSION = 1  # bump when the code changes how a pool's prompts are made or sampled
 ENGINES = ("transformers", "ctranslate2")
 KIND_ORDER = ("colisten_history", "friends", "tag", "tag_year", "stats", "colisten")
 HEAD = (
@@ -538,7 +539,7 @@ class PlannedGenerator:
             "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
             "seed": self.seed, "golden": hashlib.sha256(intros.encode()).hexdigest(),
         }  # fmt: skip
-        return fitted.entry_path("intro-pool", catalog, params)
+        return fitted.entry_path("intro-pool", catalog, params, POOL_VERSION)
 
     def _passing(
         self, pool: list[IntroCandidate], pack: FactPack, step: Step
