@@ -55,25 +55,26 @@ def candidates(args) -> None:
     from linernotes_generators.planned import fact_score
 
     generator, screened = packs("validation", args.limit, args.overrides, args.context_share)
-    choose, rows = generator._choose, []
+    choose, rows, seen = generator._choose, [], set()
 
     def recording(lines, pack, step, told, shown):
         best = choose(lines, pack, step, told, shown)
-        seen = set()
         for line in lines:
             one = choose([line], pack, step, told, shown)
-            if one is None or one.text in seen:
+            subject = step.moment if step.fact is None else step.fact.text  # an intro: its moment
+            key = (pack.request_id, subject, step.place, one.text if one else None)
+            if one is None or key in seen:  # a pool's intros are checked more than once
                 continue
-            seen.add(one.text)
-            if step.fact is None:  # an intro: its moment stands for the fact
-                subject, score = step.moment, line.logprob
+            seen.add(key)
+            if step.fact is None:  # taken from its pool by seed, not by this score
+                score, chosen = line.logprob, None
             else:
-                subject = step.fact.text
                 score = fact_score(one.text, line.logprob, subject, shown or told)
+                chosen = best is not None and one.text == best.text
             rows.append({
                 "listener": pack.request_id, "fact": subject, "place": step.place,
                 "text": one.text, "fluency": round(line.logprob, 4), "score": round(score, 4),
-                "chosen": best is not None and one.text == best.text, "clumsy": None,
+                "chosen": chosen, "clumsy": None,
             })  # fmt: skip
         return best
 

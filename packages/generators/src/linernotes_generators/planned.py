@@ -438,8 +438,14 @@ class PlannedGenerator:
         """One draft per (pack, draft index); every fact sentence of the batch is sampled at
         once, and every intro comes from its moment's pool."""
         plans = [plan(p, self.sentences) for p, _ in jobs]
-        moments = {s.moment: job[0] for job, steps in zip(jobs, plans, strict=True) for s in steps}
-        pools = self._intro_pools({m: pack for m, pack in moments.items() if m})
+        pools = self._intro_pools(
+            {
+                s.moment: job[0]
+                for job, steps in zip(jobs, plans, strict=True)
+                for s in steps
+                if not s.fact
+            }
+        )
         chosen: dict[tuple[int, int], Sentence] = {
             (j, i): self._intro(pools[s.moment], jobs[j], s)
             for j, steps in enumerate(plans)
@@ -490,10 +496,11 @@ class PlannedGenerator:
         samples = self._intro_samples
         full = (self.retries + 1) * INTRO_PROMPTS * samples
 
-        def is_short(step: Step) -> bool:
+        def is_short(step: Step) -> bool:  # a full pool is not checked again
             pool = self._pools[step.moment]
-            passing = self._passing(pool, needed[step.moment], step)
-            return len(pool) < full and len(passing) < self.intro_choices
+            return len(pool) < full and (
+                len(self._passing(pool, needed[step.moment], step)) < self.intro_choices
+            )
 
         drawn: set[str] = set()
         for _ in range(self.retries + 1):
