@@ -10,6 +10,9 @@ ranker, in batches of each size (every listener once per size, at most ``--liste
 and one at a time for the latency percentiles. It also times the ranker's three parts on
 a batch of 256: features, the model's predictions, and the final ordering. With
 ``--profile``, the stages of that batch are profiled and the top functions printed.
+Everything is measured under the server's process settings
+(``linernotes_serve.app.serving_settings``: the fitted pipeline frozen out of the garbage
+collector, BLAS on one thread); ``--plain`` measures without them.
 
 Needs LINERNOTES_DATA_MIRROR (or a downloaded dataset) and a warm cache. Timings depend
 on load: the load average is printed with the results.
@@ -18,6 +21,7 @@ on load: the load average is printed with the results.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
@@ -35,14 +39,22 @@ def main() -> None:
     parser.add_argument("--listeners", type=int, default=1024, help="per batch size, at most")
     parser.add_argument("--single", type=int, default=200, help="requests timed one by one")
     parser.add_argument("--profile", help="write cProfile stats to PREFIX.retrieve/.rank")
+    parser.add_argument("--plain", action="store_true", help="without the server's settings")
     args = parser.parse_args()
     import linernotes
-    import numpy as np
-    from linernotes_rankers._scoring import ordered
+    from linernotes_serve.app import serving_settings
 
     pipeline = linernotes.build_pipeline(
         [o for o in args.overrides.split(",") if o], progress=False
     )
+    with contextlib.nullcontext() if args.plain else serving_settings():
+        measure(pipeline, args)
+
+
+def measure(pipeline, args) -> None:
+    import numpy as np
+    from linernotes_rankers._scoring import ordered
+
     ids = pipeline.catalog.listener_ids
     requests = [pipeline._resolve(pipeline.request(listener=i)) for i in ids]
 
