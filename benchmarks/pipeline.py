@@ -6,7 +6,8 @@
 Builds the pipeline once, then runs distinct requests of the mirror's listeners (every
 other one with a mood) in batches of each size, each listener once per size, and prints
 a Markdown table: milliseconds per request in all and per stage (from the result traces).
-This is what an on-demand request costs `linernotes serve` before HTTP and JSON.
+This is what an on-demand request costs `linernotes serve` before HTTP and JSON, under
+the server's process settings (``serving_settings``; ``--plain``: without them).
 
 Needs LINERNOTES_DATA_MIRROR (or a downloaded dataset) and a warm cache. Timings depend
 on load: the load average is printed with the results.
@@ -15,6 +16,7 @@ on load: the load average is printed with the results.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
@@ -27,11 +29,18 @@ def main() -> None:
     parser.add_argument("--overrides", default="generator=template", help="comma separated")
     parser.add_argument("--batch-sizes", default="1,8,32")
     parser.add_argument("--requests", type=int, default=128, help="per batch size")
+    parser.add_argument("--plain", action="store_true", help="without the server's settings")
     args = parser.parse_args()
     import linernotes
+    from linernotes_serve.app import serving_settings
 
     overrides = [o for o in args.overrides.split(",") if o]
     pipeline = linernotes.build_pipeline(overrides, progress=False)
+    with contextlib.nullcontext() if args.plain else serving_settings():
+        measure(pipeline, overrides, args)
+
+
+def measure(pipeline, overrides: list[str], args) -> None:
     ids = pipeline.catalog.listener_ids
     pipeline.run([pipeline.request(listener=i) for i in ids[:8]])  # warm caches
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
