@@ -88,3 +88,29 @@ def test_an_empty_batch_has_no_scores(model, cache):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert predictor(model)(np.zeros((0, 6))).shape == (0,)
+
+
+@needs_compiler
+def test_values_on_a_threshold_take_lightgbms_branch(model, cache):
+    """The compiled trees compare quantized values: a value equal to a split's threshold,
+    or just either side of it, must still go where LightGBM sends it."""
+    booster = lightgbm().Booster(model_str=model)
+    splits = []
+
+    def walk(node):
+        if "split_feature" in node:
+            splits.append((node["split_feature"], node["threshold"]))
+            walk(node["left_child"])
+            walk(node["right_child"])
+
+    for tree in booster.dump_model()["tree_info"]:
+        walk(tree["tree_structure"])
+    rows = []
+    for feature, threshold in splits:
+        for value in (threshold, np.nextafter(threshold, -np.inf), np.nextafter(threshold, np.inf)):
+            row = features(1)[0]
+            row[feature] = value
+            rows.append(row)
+    x = np.array(rows)
+    assert len(x) >= 60
+    assert np.array_equal(predictor(model)(x), booster.predict(x))

@@ -3,9 +3,9 @@
 :func:`predictor` compiles a model's trees to a shared library with tl2cgen (through
 treelite), which predicts the same scores as LightGBM several times faster. The library
 is built once, which takes seconds and needs a C compiler (gcc or clang), and kept in
-``<cache dir>/compiled/`` under a digest of the model's text and tl2cgen's version, so a
-refitted model is compiled afresh. Where no compiler is found or compiling fails,
-LightGBM predicts, with a warning.
+``<cache dir>/compiled/`` under a digest of the model's text, tl2cgen's version and
+:data:`PARAMS`, so a refitted model is compiled afresh. Where no compiler is found or
+compiling fails, LightGBM predicts, with a warning.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ import numpy as np
 
 FOLDER = "compiled"
 COMPILERS = ("gcc", "clang")
+PARAMS = {"parallel_comp": 4, "quantize": 1}
+"""tl2cgen's code generation: sources compiled in 4 parts, and each feature value mapped to
+its place among the model's thresholds once per row, so the trees compare integers (the
+same branches, 1.7x faster on the blend's features: BENCHMARKS.md, "Retrieval and
+ranking throughput")."""
 
 
 def lightgbm():
@@ -69,7 +74,8 @@ def compiled(model: str) -> Path | None:
     atomically), or None where no C compiler is found or compiling fails."""
     from linernotes.datasets import cache_dir
 
-    key = f"{importlib.metadata.version('tl2cgen')}\n{model}"  # a new tl2cgen compiles again
+    version = importlib.metadata.version("tl2cgen")  # a new tl2cgen compiles again
+    key = f"{version}\n{sorted(PARAMS.items())}\n{model}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     library = cache_dir() / FOLDER / f"lightgbm-{digest}.so"
     if library.is_file():
@@ -91,9 +97,7 @@ def compiled(model: str) -> Path | None:
     status = Console(stderr=True).status("compiling the blend's trees to native code (once)...")
     with status, contextlib.redirect_stdout(io.StringIO()):  # tl2cgen prints its log
         try:
-            tl2cgen.export_lib(
-                trees, toolchain=toolchain, libpath=str(partial), params={"parallel_comp": 4}
-            )
+            tl2cgen.export_lib(trees, toolchain=toolchain, libpath=str(partial), params=PARAMS)
         except Exception as e:  # a broken toolchain: predict with LightGBM instead
             partial.unlink(missing_ok=True)
             warnings.warn(f"compiling the trees failed, LightGBM predicts: {e}", stacklevel=3)

@@ -35,6 +35,7 @@ class Social:
         plays = catalog.plays_matrix.astype(np.float64).tocsr()
         plays.data = np.log1p(plays.data)
         self.plays = plays
+        self.plays_by_item = plays.T.tocsr()  # converted once, not on every product
         self.norms = np.sqrt(np.asarray(plays.multiply(plays).sum(axis=1)).ravel())
 
     def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
@@ -54,7 +55,7 @@ class Social:
         shape = (len(requests), len(catalog.listener_ids))
         own = sp.csr_matrix((h_vals, (h_rows, h_cols)), shape=(len(requests), len(items)))
         friends = sp.csr_matrix((np.ones(len(f_rows)), (f_rows, f_cols)), shape=shape)
-        dots = friends.multiply(own @ self.plays.T).tocsr()  # only friend pairs are kept
+        dots = friends.multiply(own @ self.plays_by_item).tocsr()  # only friend pairs are kept
         own_norms = np.sqrt(np.asarray(own.multiply(own).sum(axis=1)).ravel())
         dots.data /= np.maximum(own_norms[dots.nonzero()[0]] * self.norms[dots.indices], 1e-12)
         weights = friends + self.overlap_weight * dots
