@@ -110,7 +110,8 @@ def create_app(
 
     With ``api_keys``, every path but the page, health, metrics and docs needs one in
     the ``X-API-Key`` header; ``rate_limit`` (requests per second, bursts of ``burst``)
-    applies per key, or per client address without keys (see :mod:`.security`). On
+    applies per key, or per client address without keys (see :mod:`.security`). While it
+    runs, the process answers small requests faster (:func:`serving_settings`). On
     shutdown, requests in flight finish, then the batcher drains and the store is closed.
     """
     # a deadline needs something faster to fall back on than the generator itself
