@@ -32,6 +32,17 @@ def test_listener_2_gets_picks_and_a_grounded_story(pipeline, matcher):
     assert named_artists(matcher, story.text) & {name_key(p.item.name) for p in result.picks}
 
 
+def test_retrieval_in_blocks_gives_every_request_the_same_candidates(pipeline, monkeypatch):
+    import linernotes.pipeline as module
+
+    ids = pipeline.catalog.listener_ids[:7]
+    requests = [pipeline._resolve(Request(Listener(i), Context(mood="calm"))) for i in ids]
+    whole = pipeline._retrieve(requests)
+    monkeypatch.setattr(module, "RETRIEVE_BLOCK", 3)  # blocks of 3, 3 and 1
+    assert pipeline._retrieve(requests) == whole
+    assert all(whole)
+
+
 def test_a_batch_serves_every_listener_the_same_as_one_by_one(pipeline):
     ids = pipeline.catalog.listener_ids[:25]
     batch = pipeline.run([Request(Listener(i)) for i in ids])

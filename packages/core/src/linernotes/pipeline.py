@@ -365,12 +365,17 @@ class Pipeline:
         return resolved
 
     def _retrieve(self, reqs: list[Request]) -> list[list[Candidate]]:
-        lists = {name: r.retrieve(reqs, quota) for name, (r, quota) in self.retrievers.items()}
-        excludes = [
-            {*req.listener.history, req.context.seed} if self.exclude_heard else set()
-            for req in reqs
-        ]
-        return merge_batch(lists, self.weights, self.candidates, excludes)
+        """Every retriever's candidates, merged, in blocks of :data:`RETRIEVE_BLOCK`."""
+        out: list[list[Candidate]] = []
+        for start in range(0, len(reqs), RETRIEVE_BLOCK):
+            block = reqs[start : start + RETRIEVE_BLOCK]
+            lists = {n: r.retrieve(block, quota) for n, (r, quota) in self.retrievers.items()}
+            excludes = [
+                {*req.listener.history, req.context.seed} if self.exclude_heard else set()
+                for req in block
+            ]
+            out += merge_batch(lists, self.weights, self.candidates, excludes)
+        return out
 
     def _screen(self, packs: list[FactPack]) -> list[FactPack]:
         """Let every filter with a ``screen`` method clean the facts before generation."""
@@ -418,6 +423,11 @@ class Pipeline:
 
 RRF_K = 60
 """The rank offset of reciprocal rank fusion (Cormack et al., 2009)."""
+
+RETRIEVE_BLOCK = 256
+"""Requests retrieved and merged together at most. A request's candidates do not depend
+on its block; a larger block sorts more entries at once and takes longer per request (the
+blend's 1,500 training listeners: 8-10 s at once, 7 s in blocks of 256)."""
 
 
 def merge(
