@@ -109,6 +109,22 @@ def test_mistakes_give_one_red_line_and_a_non_zero_exit(args, message):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["--listener", "99999"], ["--history", "zzqqxx wwvvyy"], ["--seed", "zzqqxx wwvvyy"]],
+)
+def test_a_wrong_listener_or_name_fails_before_anything_is_fitted(args, monkeypatch):
+    from linernotes.pipeline import Pipeline
+
+    def fit(self, progress=False):
+        raise AssertionError("fitted before the request was checked")
+
+    monkeypatch.setattr(Pipeline, "fit", fit)
+    result = run("recommend", *args)
+    assert result.exit_code == 1 and "fitted" not in result.output
+    assert "unknown listener" in result.stderr or "no artist in the catalog" in result.stderr
+
+
 def test_plugins_json_lists_a_component_for_every_stage():
     result = run("plugins", "--json")
     assert result.exit_code == 0

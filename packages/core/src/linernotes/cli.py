@@ -110,10 +110,12 @@ def recommend(
             "say who is listening: --listener ID, --history NAMES or --seed NAME, "
             "or give a context: --mood, --activity or --time"
         )
-    pipe = build_pipeline(overrides or [])
+    pipe = build_pipeline(overrides or [], fit=False)
     request = pipe.request(
         listener=listener, history=names, k=k, time=time, mood=mood, activity=activity, seed=seed
     )
+    request = pipe._resolve(request)  # a wrong id or name fails before the fitting
+    pipe.fit(progress=True)
     result = pipe.recommend(request)
     if log is not None:
         from .feedback import log_impressions

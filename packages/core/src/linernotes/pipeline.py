@@ -69,8 +69,10 @@ class Pipeline:
         self.fit_seconds = 0.0
 
     @classmethod
-    def from_config(cls, cfg, progress: bool = True) -> Pipeline:
-        """Instantiate every configured component from the registry, load the catalog, fit all."""
+    def from_config(cls, cfg, progress: bool = True, fit: bool = True) -> Pipeline:
+        """Instantiate every configured component from the registry, load the catalog, and
+        fit all (with ``fit``; else the caller calls :meth:`fit`, e.g. once it has checked
+        its requests against the catalog)."""
         from .config import config_id
         from .datasets import load_catalog
         from .registry import get_registry
@@ -107,7 +109,8 @@ class Pipeline:
             weights={name: float(e.weight) for name, e in cfg.retrievers.items()},
             rerankers=rerankers,
         )
-        pipe.fit(progress=progress)
+        if fit:
+            pipe.fit(progress=progress)
         return pipe
 
     def fit(self, progress: bool = False) -> None:
@@ -539,8 +542,11 @@ def _story(draft: Draft, pack: FactPack, config_id: str, fallback: bool) -> Stor
     return Story(draft.text, draft.generator, cites, fallback, story_id, draft.sentences)
 
 
-def build_pipeline(overrides: Sequence[str] = (), progress: bool = True) -> Pipeline:
-    """Compose the config with Hydra ``overrides`` and build the fitted pipeline."""
+def build_pipeline(
+    overrides: Sequence[str] = (), progress: bool = True, fit: bool = True
+) -> Pipeline:
+    """Compose the config with Hydra ``overrides`` and build the pipeline, fitted unless
+    ``fit`` is False (see :meth:`Pipeline.from_config`)."""
     from .config import compose
 
-    return Pipeline.from_config(compose(overrides), progress=progress)
+    return Pipeline.from_config(compose(overrides), progress=progress, fit=fit)
