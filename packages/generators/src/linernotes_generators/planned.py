@@ -494,7 +494,7 @@ class PlannedGenerator:
                 with contextlib.suppress(Exception):  # a damaged file is sampled afresh
                     self._pools[m] = fitted.load(path)
         samples = self._intro_samples
-        full = (self.retries + 1) * INTRO_PROMPTS * samples
+        full = (self.retries + 1) * self._draw_rows
 
         def is_short(step: Step) -> bool:  # a full pool is not checked again
             pool = self._pools[step.moment]
@@ -532,6 +532,11 @@ class PlannedGenerator:
         """Samples per prompt of a pool's draw: ``intro_pool`` over the prompts, rounded up."""
         return -(-self.intro_pool // INTRO_PROMPTS)
 
+    @property
+    def _draw_rows(self) -> int:
+        """Intros one draw adds to a pool: every prompt's samples."""
+        return INTRO_PROMPTS * self._intro_samples
+
     def _pool_path(self, moment: str) -> Path | None:
         """Where a moment's intro pool is cached: keyed by the catalog (its names are
         checked) and everything that shapes the samples; None when not cached."""
@@ -567,7 +572,7 @@ class PlannedGenerator:
         pack, draft = job
         best = self._passing(pool, pack, step)[: self.intro_choices]
         if not best:
-            return _stand_in(step, max(1, len(pool) // (INTRO_PROMPTS * self._intro_samples)))
+            return _stand_in(step, max(1, len(pool) // self._draw_rows))
         rng = random.Random(f"{self.seed}:{pack.request_id}:{draft}:intro")
         *_, aligned = rng.choice(best)
         return Sentence(aligned.text, aligned.facts, "model", 1)
