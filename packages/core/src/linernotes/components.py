@@ -3,7 +3,9 @@
 Components are classes. Their constructor takes plain, serialisable keyword
 parameters (they come from config); heavy work happens once in ``fit``.
 Every batch method takes a list (one entry per request) and returns a list
-of the same length. :mod:`linernotes.testing` has contract tests for each.
+of the same length; retrievers and rankers may return a
+:class:`~linernotes.candidates.CandidateBatch`, a sequence of such lists held as
+columns. :mod:`linernotes.testing` has contract tests for each.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 from .types import Candidate, Draft, FactPack, Request, Verdict
 
 if TYPE_CHECKING:
+    from .candidates import CandidateBatch  # noqa: F401  (named in docstrings)
     from .catalog import Catalog
 
 
@@ -26,7 +29,9 @@ class Retriever(Protocol):
 
     def fit(self, catalog: Catalog) -> None: ...
 
-    def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]: ...
+    def retrieve(self, requests: Sequence[Request], n: int) -> Sequence[list[Candidate]]:
+        """One candidate list per request: a list, or a :class:`CandidateBatch`."""
+        ...
 
 
 @runtime_checkable
@@ -39,7 +44,9 @@ class Ranker(Protocol):
 
     def rank(
         self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]
-    ) -> list[list[Candidate]]: ...
+    ) -> Sequence[list[Candidate]]:
+        """Every request's candidates, best first: a list, or a :class:`CandidateBatch`."""
+        ...
 
 
 @runtime_checkable

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .candidates import CandidateBatch
 from .catalog import Catalog
 from .errors import DataError, LinernotesError, PipelineError
 from .ground import Grounder
@@ -268,6 +269,8 @@ class Pipeline:
             ranked = self.ranker.rank(reqs, merged)
             for reranker in self.rerankers.values():
                 ranked = reranker.rank(reqs, ranked)
+            if isinstance(ranked, CandidateBatch):  # only the picks become objects
+                return ranked.heads([r.k for r in reqs])
             return [c[: r.k] for r, c in zip(reqs, ranked, strict=True)]
 
         ranked = stage("rank", rank)
@@ -367,9 +370,10 @@ class Pipeline:
         resolved.id = request.id or _request_id(resolved)
         return resolved
 
-    def _retrieve(self, reqs: list[Request]) -> list[list[Candidate]]:
-        """Every retriever's candidates, merged, in blocks of :data:`RETRIEVE_BLOCK`."""
-        out: list[list[Candidate]] = []
+    def _retrieve(self, reqs: list[Request]) -> Sequence[list[Candidate]]:
+        """Every retriever's candidates, merged, in blocks of :data:`RETRIEVE_BLOCK`: one
+        :class:`~linernotes.candidates.CandidateBatch` where the merge gave batches."""
+        out: list[Sequence[list[Candidate]]] = []
         for start in range(0, len(reqs), RETRIEVE_BLOCK):
             block = reqs[start : start + RETRIEVE_BLOCK]
             lists = {n: r.retrieve(block, quota) for n, (r, quota) in self.retrievers.items()}
@@ -377,8 +381,10 @@ class Pipeline:
                 {*req.listener.history, req.context.seed} if self.exclude_heard else set()
                 for req in block
             ]
-            out += merge_batch(lists, self.weights, self.candidates, excludes)
-        return out
+            out.append(merge_batch(lists, self.weights, self.candidates, excludes))
+        if out and all(isinstance(b, CandidateBatch) for b in out):
+            return out[0] if len(out) == 1 else CandidateBatch.concat(out)
+        return [cs for block in out for cs in block]
 
     def _screen(self, packs: list[FactPack]) -> list[FactPack]:
         """Let every filter with a ``screen`` method clean the facts before generation."""
@@ -451,13 +457,18 @@ def merge(
 
 
 def merge_batch(
-    lists: dict[str, list[list[Candidate]]],
+    lists: dict[str, Sequence[list[Candidate]]],
     weights: dict[str, float],
     budget: int,
     excludes: Sequence[set[str | None]],
-) -> list[list[Candidate]]:
+) -> Sequence[list[Candidate]]:
     """:func:`merge` for a batch at once: ``lists`` holds each retriever's candidate lists,
-    one per request, and ``excludes`` each request's items to drop."""
+    one per request, and ``excludes`` each request's items to drop. Where every retriever
+    gave a :class:`~linernotes.candidates.CandidateBatch` over the same items, the merge
+    reads their columns and returns one too (the same candidates)."""
+    batches = list(lists.values())
+    if batches and all(isinstance(b, CandidateBatch) and b.ids is batches[0].ids for b in batches):
+        return _merge_columns(lists, weights, budget, excludes)  # type: ignore[arg-type]
     size = len(excludes)
     entries: list[Candidate] = []
     rows, gains = [], []
@@ -503,6 +514,48 @@ def merge_batch(
     for r, i, score, found in picks:
         out[r].append(Candidate(names[i], score, found))
     return out
+
+
+def _merge_columns(
+    batches: dict[str, CandidateBatch],
+    weights: dict[str, float],
+    budget: int,
+    excludes: Sequence[set[str | None]],
+) -> CandidateBatch:
+    """:func:`merge_batch` on the columns of candidate batches over the same ``ids``."""
+    ids = next(iter(batches.values())).ids
+    width = len(ids)
+    keys = np.concatenate([b.rows * width + b.items for b in batches.values()])
+    gains = np.concatenate([
+        weights.get(name, 1.0) / (RRF_K + 1 + np.arange(len(b.items)) - b.offsets[b.rows])
+        for name, b in batches.items()
+    ])  # fmt: skip
+    present = np.unique(keys % width).tolist()
+    column = {ids[i]: i for i in present}
+    dropped = [r * width + column[i] for r, ex in enumerate(excludes) for i in ex if i in column]
+    keep = ~np.isin(keys, dropped)
+    merged, group = np.unique(keys[keep], return_inverse=True)
+    scores = np.bincount(group, weights=gains[keep])  # summed in the lists' order
+    rows, items = np.divmod(merged, width)
+    unsorted = CandidateBatch.from_rows(len(excludes), rows, items, scores, {}, ids)
+    order = np.lexsort((unsorted._id_ranks(), -scores, rows))  # ties: the smaller item id
+    within = np.arange(len(order)) - unsorted.offsets[rows[order]]
+    chosen = order[within < budget]
+    slot = np.full(len(merged), -1)
+    slot[chosen] = np.arange(len(chosen))
+    entry_slot = np.full(len(keys), -1)  # each entry's place among the chosen, or -1
+    entry_slot[keep] = slot[group]
+    sources: dict[str, np.ndarray] = {}
+    start = 0
+    for b in batches.values():  # a later list's value of a source wins, as dict.update does
+        part = entry_slot[start : start + len(b.items)]
+        for name, values in b.sources.items():
+            found = (part >= 0) & ~np.isnan(values)
+            sources.setdefault(name, np.full(len(chosen), np.nan))[part[found]] = values[found]
+        start += len(b.items)
+    return CandidateBatch.from_rows(
+        len(excludes), rows[chosen], items[chosen], scores[chosen], sources, ids
+    )
 
 
 def _progress(show: bool):

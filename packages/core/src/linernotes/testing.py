@@ -27,6 +27,7 @@ from typing import ClassVar
 import pytest
 
 from . import components
+from .candidates import CandidateBatch
 from .catalog import Catalog
 from .ground import Grounder
 from .types import Candidate, Context, Draft, FactPack, Listener, Request, Verdict
@@ -192,6 +193,13 @@ class RetrieverContract(_CachedFitContract):
     def test_deterministic(self, fitted, requests):
         assert fitted.retrieve(requests, 10) == fitted.retrieve(requests, 10)
 
+    def test_a_candidate_batch_is_over_the_catalogs_items(self, fitted, requests, catalog):
+        """A :class:`CandidateBatch` over the catalog's own ``item_ids`` is merged on its
+        columns; over another list, it is merged as lists."""
+        out = fitted.retrieve(requests, 10)
+        if isinstance(out, CandidateBatch):
+            assert out.ids is catalog.item_ids
+
 
 class RankerContract(_CachedFitContract):
     """A ranker returns each request's candidates, all of them, best first."""
@@ -218,6 +226,16 @@ class RankerContract(_CachedFitContract):
 
     def test_empty_batch(self, fitted):
         assert fitted.rank([], []) == []
+
+    def test_a_candidate_batch_ranks_as_its_lists(self, fitted, requests, candidates, catalog):
+        """Given the same candidates as a :class:`CandidateBatch`, the same ranking."""
+        rows = [r for r, cs in enumerate(candidates) for _ in cs]
+        scores = [c.score for cs in candidates for c in cs]
+        items = [catalog.item_index[c.item_id] for cs in candidates for c in cs]
+        columns = CandidateBatch.from_rows(
+            len(candidates), rows, items, scores, {"test": scores}, catalog.item_ids
+        )
+        assert list(fitted.rank(requests, columns)) == list(fitted.rank(requests, candidates))
 
 
 def _candidates(catalog: Catalog, requests: list[Request]) -> list[list[Candidate]]:

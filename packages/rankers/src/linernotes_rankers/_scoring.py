@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 from linernotes import Candidate, Request
+from linernotes.candidates import CandidateBatch
 from linernotes.catalog import Catalog
 
 WEIGHTINGS = ("binary", "log", "bm25")
@@ -47,15 +48,35 @@ def history_rows(
     return sp.csr_matrix((data, (rows, cols)), shape=(len(requests), n))
 
 
-def pairs(candidates: Sequence[list[Candidate]], index: dict[str, int]):
+def pairs(candidates: Sequence[list[Candidate]], catalog: Catalog):
     """Flattened (request row, item column) of every candidate; unknown items get column -1."""
+    if isinstance(candidates, CandidateBatch) and candidates.ids is catalog.item_ids:
+        return candidates.rows, candidates.items.copy()
+    index = catalog.item_index
     rows = np.repeat(np.arange(len(candidates)), [len(c) for c in candidates])
     cols = np.array([index.get(c.item_id, -1) for cs in candidates for c in cs], dtype=np.int64)
     return rows, cols
 
 
-def ordered(candidates: Sequence[list[Candidate]], scores: np.ndarray) -> list[list[Candidate]]:
-    """Each request's candidates with the flat ``scores``, best first (ties: smaller id first)."""
+def source_scores(candidates: Sequence[list[Candidate]], names: Sequence[str]):
+    """Every candidate's score from each source in ``names`` (0 where it has none), and
+    its number of sources: flat arrays, in :func:`pairs`' order."""
+    if isinstance(candidates, CandidateBatch):
+        found = candidates.sources
+        counts = np.zeros(len(candidates.items))
+        for values in found.values():
+            counts += ~np.isnan(values)
+        return [np.nan_to_num(found.get(n, np.zeros_like(counts))) for n in names], counts
+    flat = [c.sources for cs in candidates for c in cs]
+    scores = [np.array([f.get(n, 0.0) for f in flat], dtype=np.float64) for n in names]
+    return scores, np.array([len(f) for f in flat], dtype=np.float64)
+
+
+def ordered(candidates: Sequence[list[Candidate]], scores: np.ndarray) -> Sequence[list[Candidate]]:
+    """Each request's candidates with the flat ``scores``, best first (ties: smaller id
+    first); a :class:`~linernotes.candidates.CandidateBatch` stays one."""
+    if isinstance(candidates, CandidateBatch):
+        return candidates.rescored(scores)
     flat = [c for cs in candidates for c in cs]
     out: list[list[Candidate]] = [[] for _ in candidates]
     if not flat:

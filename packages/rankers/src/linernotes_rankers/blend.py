@@ -12,7 +12,7 @@ from linernotes import Candidate, Request
 from linernotes.cache import cached
 from linernotes.catalog import Catalog
 
-from ._scoring import gather, history_rows, log_popularity, ordered, pairs
+from ._scoring import gather, history_rows, log_popularity, ordered, pairs, source_scores
 from .ease import EASE
 from .ials import IALS
 from .itemknn import ItemKNN
@@ -267,12 +267,11 @@ class LearnedBlend:
     def features(self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]):
         """The feature matrix, one row per candidate (requests in order, candidates in order)."""
         index = self.catalog.item_index
-        rows, cols = pairs(candidates, index)
-        found = [c.sources for cs in candidates for c in cs]
+        rows, cols = pairs(candidates, self.catalog)
         known = cols >= 0
         safe = np.maximum(cols, 0)
-        out = [_scaled(rows, np.array([f.get(s, 0.0) for f in found])) for s in self.sources]
-        out.append(np.array([len(f) for f in found], dtype=np.float64))
+        scores, counts = source_scores(candidates, self.sources)
+        out = [*(_scaled(rows, s) for s in scores), counts]
         history = history_rows(requests, index, len(index))
         binary = self.ials.weighting == "binary"
         for model, rows_of in (
@@ -299,7 +298,7 @@ class LearnedBlend:
         n_friends = np.asarray(friends.sum(axis=1)).ravel()[rows]
         out += [np.log1p(count), count / np.maximum(n_friends, 1)]
         out.append(np.log1p(np.asarray(history.sum(axis=1)).ravel()[rows]))
-        return np.column_stack(out) if found else np.zeros((0, len(self.columns())))
+        return np.column_stack(out) if len(rows) else np.zeros((0, len(self.columns())))
 
     def _friends(self, requests: Sequence[Request]) -> sp.csr_matrix:
         index = self.catalog.listener_index
@@ -315,12 +314,12 @@ class LearnedBlend:
     # -- ranking -----------------------------------------------------------------------------
     def rank(
         self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]
-    ) -> list[list[Candidate]]:
+    ) -> Sequence[list[Candidate]]:
         if self.scorer is None:
             raise RuntimeError("call fit(catalog) before rank()")
-        if not sum(len(c) for c in candidates):
-            return [[] for _ in candidates]
         x = self.features(requests, candidates)
+        if not len(x):
+            return [[] for _ in candidates]
         popularity = x[:, self.columns().index("popularity")]
         scores = self.scorer.predict(x) / self.fit_stats["score_sd"]
         return ordered(candidates, scores - self.popularity_penalty * popularity)

@@ -99,8 +99,7 @@ class IALS:
         """Flat scores of every candidate (see :func:`._scoring.pairs` for the order)."""
         if self.item_factors is None:
             raise RuntimeError("call fit(catalog) before rank()")
-        index = self.catalog.item_index
-        rows, cols = pairs(candidates, index)
+        rows, cols = pairs(candidates, self.catalog)
         return self.score_pairs(self.history(requests), rows, cols)
 
     def history(self, requests: Sequence[Request]) -> sp.csr_matrix:

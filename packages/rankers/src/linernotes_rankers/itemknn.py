@@ -56,7 +56,7 @@ class ItemKNN:
         if self.similarity is None:
             raise RuntimeError("call fit(catalog) before rank()")
         index = self.catalog.item_index
-        rows, cols = pairs(candidates, index)
+        rows, cols = pairs(candidates, self.catalog)
         return self.score_pairs(history_rows(requests, index, len(index)), rows, cols)
 
     def score_pairs(self, history: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray):

@@ -54,20 +54,29 @@ class Popularity:
         """Flat scores of every candidate (see :func:`._scoring.pairs` for the order)."""
         if self.catalog is None:
             raise RuntimeError("call fit(catalog) before rank()")
-        _, cols = pairs(candidates, self.catalog.item_index)
+        rows, cols = pairs(candidates, self.catalog)
         scores = np.where(cols >= 0, self.pop[np.maximum(cols, 0)], 0.0)
-        start, by_words = 0, {}
-        for req, cands in zip(requests, candidates, strict=True):
+        starts = np.searchsorted(rows, np.arange(len(requests) + 1))
+        by_words: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for r, req in enumerate(requests):
             words = req.context.words()
             if words not in by_words:  # requests in one context share its counts
-                by_words[words] = self.tag_counts(req)
-            counts = by_words[words]
-            if counts:
-                for n, c in enumerate(cands):
-                    if c.item_id in counts:
-                        scores[start + n] += 1 + np.log1p(counts[c.item_id])
-            start += len(cands)
+                by_words[words] = self._bonus(req)
+            matched, bonus = by_words[words]
+            if len(matched):
+                lo, hi = starts[r], starts[r + 1]
+                at = np.minimum(np.searchsorted(matched, cols[lo:hi]), len(matched) - 1)
+                hit = matched[at] == cols[lo:hi]
+                scores[lo:hi][hit] += bonus[at[hit]]
         return scores
+
+    def _bonus(self, request: Request) -> tuple[np.ndarray, np.ndarray]:
+        """The item columns whose tags match the request's context, in order, and the
+        score each gains: 1 + log(1 + listeners who gave it such a tag)."""
+        index = self.catalog.item_index
+        counts = sorted((index[i], n) for i, n in self.tag_counts(request).items() if i in index)
+        matched = np.array([c for c, _ in counts], dtype=np.int64)
+        return matched, 1 + np.log1p(np.array([n for _, n in counts], dtype=np.float64))
 
     def rank(
         self, requests: Sequence[Request], candidates: Sequence[list[Candidate]]

@@ -1,5 +1,5 @@
 """Batch helpers of the retrievers: a batch's histories as arrays, the best new items of
-every row at once, and the candidate lists built from them."""
+every row at once, and the candidate batch made of them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from linernotes import Candidate, Request
+from linernotes import Request
+from linernotes.candidates import CandidateBatch
 
 BLOCK_CELLS = 1 << 24
 """Dense scores are held for at most this many (request, item) cells at a time: 128 MB of
@@ -15,18 +16,18 @@ float64, whatever the batch size and the catalog's width."""
 
 
 def in_blocks(
-    retrieve: Callable[[Sequence[Request], int], list[list[Candidate]]],
+    retrieve: Callable[[Sequence[Request], int], CandidateBatch],
     requests: Sequence[Request],
     n: int,
-    width: int,
-) -> list[list[Candidate]]:
+    ids: list[str],
+) -> CandidateBatch:
     """``retrieve(requests, n)`` run on consecutive blocks of requests, each small enough
-    that its dense scores over ``width`` items hold at most :data:`BLOCK_CELLS` cells."""
-    step = max(1, BLOCK_CELLS // max(width, 1))
-    out: list[list[Candidate]] = []
-    for start in range(0, len(requests), step):
-        out += retrieve(requests[start : start + step], n)
-    return out
+    that its dense scores over the items ``ids`` hold at most :data:`BLOCK_CELLS` cells."""
+    step = max(1, BLOCK_CELLS // max(len(ids), 1))
+    blocks = [retrieve(requests[lo : lo + step], n) for lo in range(0, len(requests), step)]
+    if not blocks:
+        return CandidateBatch([0], [], [], {}, ids)
+    return blocks[0] if len(blocks) == 1 else CandidateBatch.concat(blocks)
 
 
 def histories(requests: Sequence[Request], index: dict[str, int]):
@@ -104,12 +105,11 @@ def top_dense(scores: np.ndarray, n: int, heard: tuple[np.ndarray, np.ndarray]):
     return rows[best], cols[best], vals[best]
 
 
-def candidate_lists(
+def candidate_batch(
     size: int, picks: tuple[np.ndarray, np.ndarray, np.ndarray], ids: list[str], name: str
-) -> list[list[Candidate]]:
-    """``size`` candidate lists from (row, column, score) picks in order, sourced ``name``."""
-    out: list[list[Candidate]] = [[] for _ in range(size)]
+) -> CandidateBatch:
+    """The candidates of ``size`` requests from (row, column, score) picks in order, each
+    sourced ``name`` with its score."""
     rows, cols, vals = picks
-    for r, c, s in zip(rows.tolist(), cols.tolist(), vals.tolist(), strict=True):
-        out[r].append(Candidate(ids[c], s, {name: s}))
-    return out
+    vals = np.asarray(vals, dtype=np.float64)
+    return CandidateBatch.from_rows(size, rows, cols, vals, {name: vals}, ids)

@@ -7,12 +7,13 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from linernotes import Candidate, Request
+from linernotes import Request
 from linernotes.cache import cached
+from linernotes.candidates import CandidateBatch
 from linernotes.catalog import Catalog
 from linernotes.sparse import cosine_neighbours
 
-from ._batch import candidate_lists, histories, seeds, top_sparse
+from ._batch import candidate_batch, histories, seeds, top_sparse
 
 WEIGHTINGS = ("count", "log", "bm25", "tfidf")
 
@@ -80,7 +81,7 @@ class CoListening:
             data = x.data * (self.k1 + 1) / (self.k1 * norm[x.row] + x.data) * idf[x.col]
         return sp.csr_matrix((data, (x.row, x.col)), shape=x.shape)
 
-    def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
+    def retrieve(self, requests: Sequence[Request], n: int) -> CandidateBatch:
         if self.similarity is None:
             raise RuntimeError("call fit(catalog) before retrieve()")
         index = self.catalog.item_index
@@ -95,4 +96,4 @@ class CoListening:
         query = sp.csr_matrix((vals, (rows, cols)), shape=(len(requests), len(index)))
         scores = (query @ self.similarity).tocsr()
         picks = top_sparse(scores, n, histories(requests, index)[:2])
-        return candidate_lists(len(requests), picks, self.catalog.item_ids, self.name)
+        return candidate_batch(len(requests), picks, self.catalog.item_ids, self.name)

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
-from linernotes import Candidate, Listener, Request
+from linernotes import Listener, Request
+from linernotes.candidates import CandidateBatch
 from linernotes.catalog import Catalog
 
-from ._batch import candidate_lists, heard_cells, in_blocks, top_dense
+from ._batch import candidate_batch, heard_cells, in_blocks, top_dense
 from .colisten import CoListening
 from .lexicon import ItemTags, Lexicon
 
@@ -47,12 +48,12 @@ class ContextRetriever:
         pop = np.log1p(catalog.popularity.astype(float))
         self.popularity = pop / pop.max() if pop.max() > 0 else pop
 
-    def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
+    def retrieve(self, requests: Sequence[Request], n: int) -> CandidateBatch:
         if self.popularity is None:
             raise RuntimeError("call fit(catalog) before retrieve()")
-        return in_blocks(self._retrieve_block, requests, n, len(self.catalog.item_ids))
+        return in_blocks(self._retrieve_block, requests, n, self.catalog.item_ids)
 
-    def _retrieve_block(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
+    def _retrieve_block(self, requests: Sequence[Request], n: int) -> CandidateBatch:
         index = self.catalog.item_index
         fits = {}
         for r, req in enumerate(requests):
@@ -78,4 +79,4 @@ class ContextRetriever:
         heard = heard_cells([requests[r] for r in active], index)
         rows, cols, vals = top_dense(scores, n, heard)
         picks = (np.array(active, dtype=np.int64)[rows], cols, vals)
-        return candidate_lists(len(requests), picks, self.catalog.item_ids, self.name)
+        return candidate_batch(len(requests), picks, self.catalog.item_ids, self.name)

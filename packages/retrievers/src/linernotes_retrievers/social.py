@@ -7,10 +7,11 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from linernotes import Candidate, Request
+from linernotes import Request
+from linernotes.candidates import CandidateBatch
 from linernotes.catalog import Catalog
 
-from ._batch import candidate_lists, heard_cells, histories, top_sparse
+from ._batch import candidate_batch, heard_cells, histories, top_sparse
 
 
 class Social:
@@ -38,7 +39,7 @@ class Social:
         self.plays_by_item = plays.T.tocsr()  # converted once, not on every product
         self.norms = np.sqrt(np.asarray(plays.multiply(plays).sum(axis=1)).ravel())
 
-    def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
+    def retrieve(self, requests: Sequence[Request], n: int) -> CandidateBatch:
         if self.plays is None:
             raise RuntimeError("call fit(catalog) before retrieve()")
         catalog = self.catalog
@@ -61,4 +62,4 @@ class Social:
         weights = friends + self.overlap_weight * dots
         scores = (weights @ self.plays).tocsr()
         picks = top_sparse(scores, n, heard_cells(requests, items), positive=False)
-        return candidate_lists(len(requests), picks, catalog.item_ids, self.name)
+        return candidate_batch(len(requests), picks, catalog.item_ids, self.name)

@@ -7,11 +7,12 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from linernotes import Candidate, Request
+from linernotes import Request
 from linernotes.cache import cached
+from linernotes.candidates import CandidateBatch
 from linernotes.catalog import Catalog
 
-from ._batch import candidate_lists, heard_cells, in_blocks, top_dense
+from ._batch import candidate_batch, heard_cells, in_blocks, top_dense
 from .lexicon import ItemTags, Lexicon
 
 
@@ -96,14 +97,14 @@ class TagRetriever:
                 q[r] += own / own.sum() if own.sum() > 0 else 0
         return q
 
-    def retrieve(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
+    def retrieve(self, requests: Sequence[Request], n: int) -> CandidateBatch:
         if self.scores is None:
             raise RuntimeError("call fit(catalog) before retrieve()")
-        return in_blocks(self._retrieve_block, requests, n, len(self.catalog.item_ids))
+        return in_blocks(self._retrieve_block, requests, n, self.catalog.item_ids)
 
-    def _retrieve_block(self, requests: Sequence[Request], n: int) -> list[list[Candidate]]:
+    def _retrieve_block(self, requests: Sequence[Request], n: int) -> CandidateBatch:
         index = self.catalog.item_index
         queries = sp.csr_matrix(self.queries(requests))
         scores = (queries @ self.scores).toarray()
         picks = top_dense(scores, n, heard_cells(requests, index))
-        return candidate_lists(len(requests), picks, self.catalog.item_ids, self.name)
+        return candidate_batch(len(requests), picks, self.catalog.item_ids, self.name)
