@@ -131,12 +131,8 @@ class CandidateBatch(Sequence[list[Candidate]]):
         return CandidateBatch(self.offsets, self.items[order], scores[order], sources, self.ids)
 
     def _id_ranks(self) -> np.ndarray:
-        """Each candidate's place among the batch's item ids in string order."""
-        present, at = np.unique(self.items, return_inverse=True)
-        names = [self.ids[i] for i in present.tolist()]
-        ranks = np.empty(len(present), dtype=np.int64)
-        ranks[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
-        return ranks[at]
+        """Each candidate's place among the item ids in string order."""
+        return id_ranks(self.ids)[self.items]
 
     def _candidates(self, lo: int, hi: int) -> list[Candidate]:
         ids = self.ids
@@ -148,3 +144,19 @@ class CandidateBatch(Sequence[list[Candidate]]):
             found = {name: v[n] for name, v in columns if v[n] == v[n]}  # NaN: not found
             out.append(Candidate(ids[item], score, found))
         return out
+
+
+_ID_RANKS: dict[int, tuple[Sequence[str], np.ndarray]] = {}
+
+
+def id_ranks(ids: Sequence[str]) -> np.ndarray:
+    """Each position's place in ``ids`` sorted as strings: computed once per list (a
+    catalog's ``item_ids``, which never changes) and kept for the next batch."""
+    kept = _ID_RANKS.get(id(ids))
+    if kept is None or kept[0] is not ids:
+        ranks = np.empty(len(ids), dtype=np.int64)
+        ranks[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
+        if len(_ID_RANKS) >= 8:  # a few catalogs' lists at most
+            _ID_RANKS.clear()
+        kept = _ID_RANKS[id(ids)] = (ids, ranks)
+    return kept[1]

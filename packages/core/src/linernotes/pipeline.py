@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .candidates import CandidateBatch
+from .candidates import CandidateBatch, id_ranks
 from .catalog import Catalog
 from .errors import DataError, LinernotesError, PipelineError
 from .ground import Grounder
@@ -537,9 +537,9 @@ def _merge_columns(
     merged, group = np.unique(keys[keep], return_inverse=True)
     scores = np.bincount(group, weights=gains[keep])  # summed in the lists' order
     rows, items = np.divmod(merged, width)
-    unsorted = CandidateBatch.from_rows(len(excludes), rows, items, scores, {}, ids)
-    order = np.lexsort((unsorted._id_ranks(), -scores, rows))  # ties: the smaller item id
-    within = np.arange(len(order)) - unsorted.offsets[rows[order]]
+    order = np.lexsort((id_ranks(ids)[items], -scores, rows))  # ties: the smaller item id
+    starts = np.searchsorted(rows, np.arange(len(excludes)))
+    within = np.arange(len(order)) - starts[rows[order]]
     chosen = order[within < budget]
     slot = np.full(len(merged), -1)
     slot[chosen] = np.arange(len(chosen))

@@ -273,18 +273,22 @@ class LearnedBlend:
         scores, counts = source_scores(candidates, self.sources)
         out = [*(_scaled(rows, s) for s in scores), counts]
         history = history_rows(requests, index, len(index))
-        binary = self.ials.weighting == "binary"
-        for model, rows_of in (
-            (self.ease, history),
-            (self.itemknn, history),
-            (self.rp3beta, history),
-            (self.ials, history if binary else self.ials.history(requests)),
-        ):
-            s = model.score_pairs(rows_of, rows, cols)
-            out += [s, _scaled(rows, s), _rank(rows, s)]
         plays = history_rows(requests, index, len(index), _play_weights(requests))
-        s = self.ease.score_pairs(plays, rows, cols)
-        out += [s, _scaled(rows, s)]
+        # EASE scores both kinds of history rows in one product, which reads B's rows once
+        both = self.ease.score_pairs(
+            sp.vstack([history, plays], format="csr"),
+            np.concatenate([rows, rows + len(requests)]),
+            np.concatenate([cols, cols]),
+        )
+        binary = self.ials.weighting == "binary"
+        for s in (
+            both[: len(rows)],
+            self.itemknn.score_pairs(history, rows, cols),
+            self.rp3beta.score_pairs(history, rows, cols),
+            self.ials.score_pairs(history if binary else self.ials.history(requests), rows, cols),
+        ):
+            out += [s, _scaled(rows, s), _rank(rows, s)]
+        out += [both[len(rows) :], _scaled(rows, both[len(rows) :])]
         pop = np.where(known, self.pop[safe], 0.0)
         out += [pop, np.where(known, self.engagement[safe], 0.0)]
         out.append(self.popularity.score(requests, candidates) - pop)
