@@ -70,12 +70,13 @@ class ContextRetriever:
         if seeded:
             extra = [len(requests[r].listener.history) for r in seeded]
             seeds = [Request(Listener(), requests[r].context) for r in seeded]
-            nears = self.colisten.retrieve(seeds, n + max(extra))
-            for r, more, near in zip(seeded, extra, nears, strict=True):
-                near = near[: n + more]
-                top = near[0].score if near else 1.0
-                for c in near:
-                    scores[row[r], index[c.item_id]] += c.score / top
+            nears = self.colisten.retrieve(seeds, n + max(extra))  # a CandidateBatch
+            for k, (r, more) in enumerate(zip(seeded, extra, strict=True)):
+                lo = nears.offsets[k]
+                hi = min(lo + n + more, nears.offsets[k + 1])
+                if hi > lo:  # scaled by the seed's best neighbour
+                    near = nears.scores[lo:hi]
+                    scores[row[r], nears.items[lo:hi]] += near / near[0]
         heard = heard_cells([requests[r] for r in active], index)
         rows, cols, vals = top_dense(scores, n, heard)
         picks = (np.array(active, dtype=np.int64)[rows], cols, vals)
