@@ -178,23 +178,23 @@ class LearnedBlend:
             inner.train, retrievers, None, None, None, {}, None, candidates=self.candidates
         )
         candidates = pipe._retrieve(requests)
-        keep = [
-            n
-            for n, (r, cs) in enumerate(zip(requests, candidates, strict=True))
-            if any(c.item_id in truth[r.listener.id] for c in cs)
-        ]
-        requests = [requests[n] for n in keep]
-        candidates = [candidates[n] for n in keep]
         del pipe, retrievers, retriever  # free their fitted state before the next fits
+        rows, cols = pairs(candidates, inner.train)
+        index, width = inner.train.item_index, len(inner.train.item_ids)
+        held = [
+            r * width + index[i]
+            for r, q in enumerate(requests)
+            for i in truth[q.listener.id]
+            if i in index
+        ]
+        y = (np.isin(rows * width + cols, held) & (cols >= 0)).astype(np.float64)
+        hit = np.bincount(rows, weights=y, minlength=len(requests)) > 0  # a held-out item found
         self.sources = sorted(self.retrievers)
         self._fit_features(inner.train, cache=False)
-        x = self.features(requests, candidates)
-        y = np.array(
-            [c.item_id in truth[r.listener.id] for r, cs in zip(requests, candidates, strict=True)
-             for c in cs],
-            dtype=np.float64,
-        )  # fmt: skip
-        sizes = [len(c) for c in candidates]
+        x = self.features(requests, candidates)[hit[rows]]  # each request's rows are its own
+        y = y[hit[rows]]
+        sizes = np.bincount(rows, minlength=len(requests))[hit].tolist()
+        requests = [q for q, h in zip(requests, hit.tolist(), strict=True) if h]
         relevant = [len(truth[r.listener.id]) for r in requests]
         if self.model == "linear":
             scorer = Linear.train(x, y, sizes, relevant)
