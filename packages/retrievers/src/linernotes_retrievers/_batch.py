@@ -64,11 +64,26 @@ def heard_cells(requests: Sequence[Request], index: dict[str, int]):
 
 def best_per_row(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
     """Positions of each row's ``n`` best entries, rows in order, best first (ties: smaller
-    column)."""
-    order = np.lexsort((cols, -vals, rows))
+    column). ``rows`` must be in order."""
+    candidates = _above_bounds(rows, vals, n)
+    order = candidates[np.lexsort((cols[candidates], -vals[candidates], rows[candidates]))]
     ordered_rows = rows[order]
     within = np.arange(len(order)) - np.searchsorted(ordered_rows, ordered_rows)
     return order[within < n]
+
+
+def _above_bounds(rows: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the entries at or above their row's ``n``-th best value (every entry of
+    a row with at most ``n``, and all of them where a value is NaN): all that can be among
+    the row's best, so only these are sorted."""
+    if not len(rows) or np.isnan(vals).any():
+        return np.arange(len(rows))
+    starts = np.searchsorted(rows, np.arange(rows[-1] + 2))
+    bounds = np.full(len(starts) - 1, -np.inf)
+    for r in np.flatnonzero(np.diff(starts) > n).tolist():
+        row = vals[starts[r] : starts[r + 1]]
+        bounds[r] = np.partition(row, len(row) - n)[len(row) - n]
+    return np.flatnonzero(vals >= bounds[rows])
 
 
 def top_sparse(
