@@ -126,13 +126,9 @@ class CandidateBatch(Sequence[list[Candidate]]):
     def rescored(self, scores: np.ndarray) -> CandidateBatch:
         """The candidates with the flat ``scores``, each request's best first (ties: the
         smaller id first)."""
-        order = np.lexsort((self._id_ranks(), -scores, self.rows))
+        order = np.lexsort((id_ranks(self.ids)[self.items], -scores, self.rows))
         sources = {n: v[order] for n, v in self.sources.items()}
         return CandidateBatch(self.offsets, self.items[order], scores[order], sources, self.ids)
-
-    def _id_ranks(self) -> np.ndarray:
-        """Each candidate's place among the item ids in string order."""
-        return id_ranks(self.ids)[self.items]
 
     def _candidates(self, lo: int, hi: int) -> list[Candidate]:
         ids = self.ids
